@@ -1,0 +1,37 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "gru-convert",
+    products: [
+        .executable(name: "gru-convert", targets: ["gru-convert"]),
+        .library(name: "Checkpoint", targets: ["Checkpoint"]),
+        .library(name: "GRUReference", targets: ["GRUReference"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The C boundary: Debian's libhdf5-dev through pkg-config, plus a shim for what Swift cannot import.
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        // The GRU math and the fused layout; knows nothing of files.
+        .target(name: "GRUReference"),
+        // HDF5 files, variable names, GRU cell discovery.
+        .target(name: "Checkpoint", dependencies: ["CHDF5", "GRUReference"]),
+        // The command line, thin over the libraries.
+        .executableTarget(
+            name: "gru-convert",
+            dependencies: [
+                "Checkpoint",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "GRUReferenceTests", dependencies: ["GRUReference"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "GruConvertTests", dependencies: ["gru-convert"]),
+    ]
+)

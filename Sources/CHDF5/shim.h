@@ -1,0 +1,98 @@
+// shim.h: the few pieces of HDF5 that Swift 6 cannot import as they are.
+//
+// HDF5 spells its handles as macros over C globals (`H5T_NATIVE_FLOAT` is `(H5open(), H5T_NATIVE_FLOAT_g)`),
+// which Swift cannot import and, under strict concurrency, could not touch anyway; and several calls
+// changed name or signature between 1.10 (Debian 12) and 1.12+ (`H5Ovisit2` vs `H5Ovisit3`,
+// `H5Dvlen_reclaim` vs `H5Treclaim`). Each is wrapped here in one commented `static inline` function,
+// so the Swift side sees one stable, version-independent API prefixed `gc_`.
+#ifndef GRU_CONVERT_CHDF5_SHIM_H
+#define GRU_CONVERT_CHDF5_SHIM_H
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+
+// MARK: - Constants that are macros
+
+/// `H5P_DEFAULT`: the default property list (imports as Int32, not hid_t, so it is re-typed here).
+static inline hid_t gc_default_plist(void) { return H5P_DEFAULT; }
+/// `H5S_ALL`: the whole dataspace, in reads.
+static inline hid_t gc_all_space(void) { return H5S_ALL; }
+/// `H5F_ACC_RDONLY`: open a file read-only.
+static inline unsigned gc_file_access_read_only(void) { return H5F_ACC_RDONLY; }
+/// `H5T_NATIVE_FLOAT`: the memory type of a Swift `Float`.
+static inline hid_t gc_native_float(void) { return H5T_NATIVE_FLOAT; }
+/// `H5T_NATIVE_DOUBLE`: the memory type of a Swift `Double`.
+static inline hid_t gc_native_double(void) { return H5T_NATIVE_DOUBLE; }
+/// `H5T_C_S1`: a one-byte C string, the base of string memory types.
+static inline hid_t gc_c_string(void) { return H5T_C_S1; }
+/// `H5T_VARIABLE`: the size that makes a string type variable-length.
+static inline size_t gc_variable_size(void) { return H5T_VARIABLE; }
+
+// MARK: - Errors
+
+/// Stops HDF5 from printing its error stack to stderr (`H5Eset_auto2` on the default stack).
+static inline herr_t gc_silence_errors(void) { return H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+typedef struct { char *buffer; size_t capacity; int depth; } gc_error_collector;
+
+/// Walk callback: keeps the innermost (deepest) description, where HDF5 says what actually failed.
+static herr_t gc_error_walk(unsigned n, const H5E_error2_t *err, void *data) {
+    gc_error_collector *c = (gc_error_collector *)data;
+    if (err->desc != NULL && err->desc[0] != '\0') {
+        snprintf(c->buffer, c->capacity, "%s", err->desc);
+        c->depth = (int)n + 1;
+    }
+    return 0;
+}
+
+/// Copies the innermost message of the current thread's error stack into `buffer` and clears the stack
+/// (`H5Ewalk2` downward, then `H5Eclear2`). Returns the stack depth seen, 0 when the stack was empty.
+static inline int gc_take_error_message(char *buffer, size_t capacity) {
+    gc_error_collector c = { buffer, capacity, 0 };
+    if (capacity > 0) buffer[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, gc_error_walk, &c);
+    H5Eclear2(H5E_DEFAULT);
+    return c.depth;
+}
+
+// MARK: - Walking a file
+
+/// What `gc_visit_objects` reports for each object: a path relative to the start, and its kind.
+typedef int (*gc_object_visitor)(const char *name, H5O_type_t type, void *context);
+
+typedef struct { gc_object_visitor visit; void *context; } gc_visit_state;
+
+#if H5_VERSION_GE(1, 12, 0)
+static herr_t gc_visit_trampoline(hid_t obj, const char *name, const H5O_info2_t *info, void *data) {
+#else
+static herr_t gc_visit_trampoline(hid_t obj, const char *name, const H5O_info_t *info, void *data) {
+#endif
+    (void)obj;
+    gc_visit_state *state = (gc_visit_state *)data;
+    return state->visit(name, info->type, state->context);
+}
+
+/// Visits every object reachable by hard links from `location` once, in increasing name order
+/// (`H5Ovisit2` in 1.10, `H5Ovisit3` in 1.12+, basic info only). Soft and external links are not followed.
+static inline herr_t gc_visit_objects(hid_t location, gc_object_visitor visit, void *context) {
+    gc_visit_state state = { visit, context };
+#if H5_VERSION_GE(1, 12, 0)
+    return H5Ovisit3(location, H5_INDEX_NAME, H5_ITER_INC, gc_visit_trampoline, &state, H5O_INFO_BASIC);
+#else
+    return H5Ovisit2(location, H5_INDEX_NAME, H5_ITER_INC, gc_visit_trampoline, &state, H5O_INFO_BASIC);
+#endif
+}
+
+// MARK: - Variable-length strings
+
+/// Frees what HDF5 allocated while reading variable-length data (`H5Dvlen_reclaim` / `H5Treclaim`).
+static inline herr_t gc_reclaim(hid_t type, hid_t space, void *buffer) {
+#if H5_VERSION_GE(1, 12, 0)
+    return H5Treclaim(type, space, H5P_DEFAULT, buffer);
+#else
+    return H5Dvlen_reclaim(type, space, H5P_DEFAULT, buffer);
+#endif
+}
+
+#endif
