@@ -29,6 +29,16 @@ static inline hid_t gc_c_string(void) { return H5T_C_S1; }
 /// `H5T_VARIABLE`: the size that makes a string type variable-length.
 static inline size_t gc_variable_size(void) { return H5T_VARIABLE; }
 
+/// Whether `path` starts like an HDF5 file (`H5Fis_hdf5` in 1.10, `H5Fis_accessible` in 1.12+):
+/// positive yes, zero no, negative when it cannot be read.
+static inline htri_t gc_is_hdf5(const char *path) {
+#if H5_VERSION_GE(1, 12, 0)
+    return H5Fis_accessible(path, H5P_DEFAULT);
+#else
+    return H5Fis_hdf5(path);
+#endif
+}
+
 // MARK: - Errors
 
 /// Stops HDF5 from printing its error stack to stderr (`H5Eset_auto2` on the default stack).

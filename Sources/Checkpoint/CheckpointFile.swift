@@ -1,0 +1,212 @@
+import CHDF5
+import Foundation
+import GRUReference
+
+/// An HDF5 checkpoint opened read-only: its datasets, their values, and string attributes.
+///
+/// Every failure is a `CheckpointError` naming this file, the object and the reason; HDF5 never prints.
+public final class CheckpointFile {
+    /// The path as the caller gave it, used in every error message.
+    public let path: String
+    private let file: HDF5Handle
+
+    /// Opens `path` read-only (`H5Fopen` with `H5F_ACC_RDONLY`), after checking that it is a readable,
+    /// non-empty regular file that starts like HDF5, so that each way of being wrong has its own message.
+    public init(readingFrom path: String) throws {
+        self.path = path
+        try Self.checkIsOpenable(path)
+        let signature = HDF5Library.locked { gc_is_hdf5(path) }
+        guard signature > 0 else {
+            throw CheckpointError(file: path, reason: "not an HDF5 file (no HDF5 signature found)")
+        }
+        let id = try HDF5Library.call("open it as HDF5, it is truncated or damaged", file: path) {
+            H5Fopen(path, gc_file_access_read_only(), gc_default_plist())
+        }
+        file = HDF5Handle(id, .file)
+    }
+
+    private static func checkIsOpenable(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CheckpointError(file: path, reason: "no such file")
+        }
+        guard !isDirectory.boolValue else {
+            throw CheckpointError(file: path, reason: "is a directory, not an HDF5 file")
+        }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw CheckpointError(file: path, reason: "permission denied")
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        if size == 0 {
+            throw CheckpointError(file: path, reason: "empty file, not an HDF5 file")
+        }
+    }
+
+    // MARK: - Walking
+
+    /// Every dataset reachable from the root by hard links, in name order, with its type and shape
+    /// (`H5Ovisit` by name, then `H5Dget_type` and `H5Dget_space` on each). Reads no data.
+    /// Soft and external links are not followed; a dataset linked twice is listed once.
+    public func variables() throws -> [Variable] {
+        try datasetNames().map(describe)
+    }
+
+    /// The paths of all datasets, without the leading `/`, in increasing name order.
+    public func datasetNames() throws -> [String] {
+        final class Collector { var names: [String] = [] }
+        let collector = Collector()
+        let visitor: gc_object_visitor = { name, type, context in
+            guard let name, let context, type == H5O_TYPE_DATASET else { return 0 }
+            Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().names.append(String(cString: name))
+            return 0
+        }
+        _ = try HDF5Library.call("list the objects in the file", file: path) {
+            gc_visit_objects(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
+        }
+        return collector.names
+    }
+
+    /// The type and shape of one dataset, without reading its data.
+    public func describe(_ name: String) throws -> Variable {
+        let dataset = try openDataset(name)
+        let type = try HDF5Handle(call("read the type", name) { H5Dget_type(dataset.id) }, .datatype)
+        return Variable(name: name, elementType: try elementType(type, name), shape: try shape(of: dataset, name))
+    }
+
+    // MARK: - Reading values
+
+    /// Reads a float dataset of any float width into `Scalar` (`H5Dread` with a native memory type;
+    /// HDF5 converts float16 and float64 exactly or by rounding to nearest, as the types require).
+    public func read<Scalar: StoredFloat>(_ name: String, as: Scalar.Type = Scalar.self) throws -> Tensor<Scalar> {
+        let dataset = try openDataset(name)
+        let type = try HDF5Handle(call("read the type", name) { H5Dget_type(dataset.id) }, .datatype)
+        let stored = try elementType(type, name)
+        guard stored.isFloat else {
+            throw CheckpointError(file: path, object: name, reason: "holds \(stored), not floating-point values")
+        }
+        let dims = try shape(of: dataset, name)
+        let count = try Self.elementCount(dims, file: path, object: name)
+        let scalars = try [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 {
+                _ = try call("read the values", name) {
+                    H5Dread(dataset.id, Scalar.memoryType, gc_all_space(), gc_all_space(), gc_default_plist(),
+                            buffer.baseAddress)
+                }
+            }
+            initialized = count
+        }
+        return Tensor(shape: dims, scalars: scalars)
+    }
+
+    // MARK: - Attributes
+
+    /// The string attribute `attribute` of `object` (the root group by default), fixed- or variable-length;
+    /// nil when there is no such attribute (`H5Aexists_by_name`, `H5Aopen_by_name`, `H5Aread`).
+    public func stringAttribute(_ attribute: String, of object: String = ".") throws -> String? {
+        let place = object == "." ? attribute : "\(object)@\(attribute)"
+        let exists = try call("look for the attribute", place) {
+            H5Aexists_by_name(file.id, object, attribute, gc_default_plist())
+        }
+        guard exists > 0 else { return nil }
+        let attr = try HDF5Handle(call("open the attribute", place) {
+            H5Aopen_by_name(file.id, object, attribute, gc_default_plist(), gc_default_plist())
+        }, .attribute, parent: file)
+        let type = try HDF5Handle(call("read the attribute's type", place) { H5Aget_type(attr.id) }, .datatype)
+        guard HDF5Library.locked({ H5Tget_class(type.id) }) == H5T_STRING else {
+            throw CheckpointError(file: path, object: place, reason: "is not a string attribute")
+        }
+        let space = try HDF5Handle(call("read the attribute's shape", place) { H5Aget_space(attr.id) }, .dataspace)
+        let count = try call("count the attribute's elements", place) { H5Sget_simple_extent_npoints(space.id) }
+        guard count == 1 else {
+            throw CheckpointError(file: path, object: place, reason: "holds \(count) strings, expected one")
+        }
+        let memory = try HDF5Handle(call("make a string type", place) { H5Tcopy(gc_c_string()) }, .datatype)
+        if try call("read the attribute's type", place, { H5Tis_variable_str(type.id) }) > 0 {
+            _ = try call("make a string type", place) { H5Tset_size(memory.id, gc_variable_size()) }
+            var pointer: UnsafeMutablePointer<CChar>? = nil
+            _ = try call("read the attribute", place) { H5Aread(attr.id, memory.id, &pointer) }
+            defer { _ = HDF5Library.locked { gc_reclaim(memory.id, space.id, &pointer) } }
+            return pointer.map { String(cString: $0) } ?? ""
+        }
+        let size = HDF5Library.locked { H5Tget_size(type.id) }
+        _ = try call("make a string type", place) { H5Tset_size(memory.id, size) }
+        var bytes = [UInt8](repeating: 0, count: size + 1)
+        _ = try call("read the attribute", place) { H5Aread(attr.id, memory.id, &bytes) }
+        // Fixed-length strings are padded with NULs (or spaces, for H5T_STR_SPACEPAD).
+        let text = bytes.prefix { $0 != 0 }
+        return String(decoding: text, as: UTF8.self).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+    }
+
+    // MARK: - Helpers
+
+    private func call<R: BinaryInteger>(_ operation: String, _ object: String, _ body: () -> R) throws -> R {
+        try HDF5Library.call(operation, file: path, object: object, body)
+    }
+
+    private func openDataset(_ name: String) throws -> HDF5Handle {
+        let id = try call("open the dataset", name) { H5Dopen2(file.id, name, gc_default_plist()) }
+        return HDF5Handle(id, .dataset, parent: file)
+    }
+
+    private func elementType(_ type: HDF5Handle, _ name: String) throws -> ElementType {
+        let typeClass = HDF5Library.locked { H5Tget_class(type.id) }
+        let bits = HDF5Library.locked { H5Tget_size(type.id) } * 8
+        switch typeClass {
+        case H5T_FLOAT: return .float(bits: bits)
+        case H5T_INTEGER:
+            let sign = HDF5Library.locked { H5Tget_sign(type.id) }
+            return .integer(bits: bits, signed: sign == H5T_SGN_2)
+        case H5T_STRING: return .string
+        case H5T_COMPOUND: return .other("compound")
+        case H5T_ENUM: return .other("enum")
+        case H5T_OPAQUE: return .other("opaque")
+        case H5T_BITFIELD: return .other("bitfield")
+        case H5T_REFERENCE: return .other("reference")
+        case H5T_VLEN: return .other("vlen")
+        case H5T_ARRAY: return .other("array")
+        case H5T_TIME: return .other("time")
+        default:
+            throw CheckpointError(file: path, object: name, reason: "has an unreadable element type")
+        }
+    }
+
+    /// The dataset's extents (`H5Sget_simple_extent_dims`); `[]` for a scalar or a null dataspace.
+    private func shape(of dataset: HDF5Handle, _ name: String) throws -> [Int] {
+        let space = try HDF5Handle(call("read the shape", name) { H5Dget_space(dataset.id) }, .dataspace)
+        let rank = try call("read the shape", name) { H5Sget_simple_extent_ndims(space.id) }
+        var dims = [hsize_t](repeating: 0, count: Int(rank))
+        if rank > 0 {
+            _ = try call("read the shape", name) { H5Sget_simple_extent_dims(space.id, &dims, nil) }
+        }
+        let shape = try dims.map { extent in
+            guard let value = Int(exactly: extent) else {
+                throw CheckpointError(file: path, object: name, reason: "has an extent too large to address (\(extent))")
+            }
+            return value
+        }
+        _ = try Self.elementCount(shape, file: path, object: name)
+        return shape
+    }
+
+    /// The product of `shape`, or an error when it overflows `Int`.
+    static func elementCount(_ shape: [Int], file: String, object: String) throws -> Int {
+        try shape.reduce(1) { count, extent in
+            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+            guard !overflow else {
+                throw CheckpointError(file: file, object: object, reason: "declares \(shape) elements, too many to count")
+            }
+            return product
+        }
+    }
+}
+
+/// A Swift float type that a float dataset can be read into: `Float` or `Double`.
+public protocol StoredFloat: BinaryFloatingPoint, Sendable {}
+
+extension Float: StoredFloat {}
+extension Double: StoredFloat {}
+
+extension StoredFloat {
+    /// HDF5's native memory type for this Swift type (`H5T_NATIVE_FLOAT` or `H5T_NATIVE_DOUBLE`).
+    static var memoryType: hid_t { MemoryLayout<Self>.size == 4 ? gc_native_float() : gc_native_double() }
+}

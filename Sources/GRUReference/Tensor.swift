@@ -1,0 +1,14 @@
+/// A dense row-major array of scalars with its shape: `[]` is a scalar, `[n]` a vector, `[rows, columns]` a matrix.
+public struct Tensor<Scalar>: Sendable where Scalar: Sendable {
+    public var shape: [Int]
+    public var scalars: [Scalar]
+
+    /// Wraps `scalars`, which must hold exactly as many elements as `shape` describes.
+    public init(shape: [Int], scalars: [Scalar]) {
+        precondition(shape.reduce(1, *) == scalars.count, "\(scalars.count) scalars do not fill shape \(shape)")
+        self.shape = shape
+        self.scalars = scalars
+    }
+}
+
+extension Tensor: Equatable where Scalar: Equatable {}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+
+/// The root command: dispatches to the subcommands and turns every failure into a documented exit status.
+@main
+struct GRUConvert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gru-convert",
+        abstract: "Inspect, convert and verify GRU weights stored by TensorFlow in HDF5 checkpoints.",
+        discussion: """
+            Exit status: 0 success; 1 reserved for "not equivalent" (verify); 2 bad input or usage, \
+            with one line on stderr.
+
+            Examples:
+              gru-convert inspect model.h5
+              gru-convert inspect model.h5 --format json
+            """,
+        version: "0.1.0",
+        subcommands: [Inspect.self]
+    )
+
+    /// Parses, runs, and exits: 0 on success (and for --help), 2 for bad input or usage.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as CheckpointError {
+            printError(error.description)
+            Foundation.exit(ExitStatus.badInput)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(ExitStatus.success)
+            }
+            if let exit = error as? ExitCode {
+                Foundation.exit(exit.rawValue)
+            }
+            printError(fullMessage(for: error).trimmingCharacters(in: .whitespacesAndNewlines))
+            Foundation.exit(ExitStatus.badInput)
+        }
+    }
+}
+
+/// The exit statuses every subcommand uses.
+enum ExitStatus {
+    static let success: Int32 = 0
+    static let notEquivalent: Int32 = 1
+    static let badInput: Int32 = 2
+}
+
+/// Writes one diagnostic line to stderr, prefixed `error: ` unless the text already carries it.
+func printError(_ message: String) {
+    let line = message.lowercased().hasPrefix("error: ") ? "error: " + message.dropFirst(7) : "error: " + message
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Checkpoint
+
+/// `gru-convert inspect FILE`: what a checkpoint holds and which variables form GRU cells.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List a checkpoint's variables and the GRU cells they form.",
+        discussion: """
+            Reads names, types and shapes only, never the weights. Cells are recognised in every \
+            TensorFlow spelling (gates/kernel, gates/weights, Gates/Linear/Matrix, w_ru) and in the \
+            explicit form (Wr Wz Wh Ur Uz Uh br bz bh), under any scope, with or without ':0'. \
+            Would-be cells whose shapes or types disagree are listed as problems, with the reason.
+
+            Examples:
+              gru-convert inspect fixtures/gru_adam.h5
+              gru-convert inspect model.h5 --format json | jq '.cells[].scope'
+            """
+    )
+
+    @Argument(help: "The HDF5 checkpoint to read.")
+    var file: String
+
+    @OptionGroup var output: FormatOptions
+
+    func run() throws {
+        let checkpoint = try CheckpointFile(readingFrom: file)
+        let report = InspectReport(file: file, inventory: CheckpointInventory(variables: try checkpoint.variables()))
+        switch output.format {
+        case .json: try printJSON(report)
+        case .text: print(report.text, terminator: "")
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Checkpoint
+import GRUReference
+
+/// What `inspect` prints: the JSON document documented in the README, and its text rendering.
+struct InspectReport: Encodable {
+    struct VariableEntry: Encodable {
+        var name: String
+        var dtype: String
+        var shape: [Int]
+    }
+
+    struct CellEntry: Encodable {
+        var scope: String
+        var layout: String
+        var inputSize: Int
+        var units: Int
+        var dtype: String
+        var variables: [String]
+        var slots: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case scope, layout, units, dtype, variables, slots
+            case inputSize = "input_size"
+        }
+    }
+
+    struct ProblemEntry: Encodable {
+        var scope: String
+        var reason: String
+    }
+
+    var file: String
+    var variables: [VariableEntry]
+    var cells: [CellEntry]
+    var problems: [ProblemEntry]
+    var otherVariables: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case file, variables, cells, problems
+        case otherVariables = "other_variables"
+    }
+
+    init(file: String, inventory: CheckpointInventory) {
+        self.file = file
+        variables = inventory.variables.map {
+            VariableEntry(name: $0.name, dtype: $0.elementType.description, shape: $0.shape)
+        }
+        cells = inventory.cells.map { cell in
+            CellEntry(scope: cell.scope, layout: cell.layout.rawValue, inputSize: cell.dimensions.inputSize,
+                      units: cell.dimensions.units, dtype: cell.elementType.description,
+                      variables: cell.tensors.map(\.stored), slots: cell.slots)
+        }
+        problems = inventory.problems.map { ProblemEntry(scope: $0.scope, reason: $0.reason) }
+        otherVariables = inventory.otherVariables
+        owner = Dictionary(
+            inventory.cells.flatMap { cell in (cell.tensors.map(\.stored) + cell.slots).map { ($0, cell.scope) } }
+                + inventory.problems.flatMap { problem in problem.variables.map { ($0, problem.scope + " (problem)") } },
+            uniquingKeysWith: { first, _ in first })
+        elementCounts = inventory.variables.map(\.elementCount)
+        slotKinds = inventory.cells.map { cell in
+            Array(Set(cell.slots.map { slotKind($0) })).sorted()
+        }
+    }
+
+    // For the text rendering only.
+    private var owner: [String: String]
+    private var elementCounts: [Int]
+    private var slotKinds: [[String]]
+
+    /// The report as aligned tables, then totals.
+    var text: String {
+        var out = "\(file)\n\n"
+        let variableRows = zip(variables, elementCounts).map { variable, count in
+            [variable.name, variable.dtype, shapeText(variable.shape), String(count),
+             owner[variable.name].map(displayScope) ?? "-"]
+        }
+        out += table(header: ["VARIABLE", "DTYPE", "SHAPE", "ELEMENTS", "CELL"], rows: variableRows,
+                     rightAligned: [3])
+        out += "\n"
+        if cells.isEmpty {
+            out += "No GRU cells.\n"
+        } else {
+            let cellRows = zip(cells, slotKinds).map { cell, kinds in
+                [displayScope(cell.scope), cell.layout, String(cell.inputSize), String(cell.units), cell.dtype,
+                 kinds.isEmpty ? "-" : kinds.joined(separator: ", ")]
+            }
+            out += table(header: ["CELL", "LAYOUT", "INPUT", "UNITS", "DTYPE", "SLOTS"], rows: cellRows,
+                         rightAligned: [2, 3])
+        }
+        if !problems.isEmpty {
+            out += "\nProblems (variables that look like a GRU cell but do not form one):\n"
+            for problem in problems {
+                out += "  \(displayScope(problem.scope)): \(problem.reason)\n"
+            }
+        }
+        let totalElements = elementCounts.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
+        out += "\n\(plural(variables.count, "variable")) (\(plural(totalElements, "element"))), "
+            + "\(plural(cells.count, "GRU cell")), \(plural(problems.count, "problem")), "
+            + "\(plural(otherVariables.count, "other variable"))\n"
+        return out
+    }
+}
+
+/// The scope as shown to people: `/` for the root.
+private func displayScope(_ scope: String) -> String { scope.isEmpty ? "/" : scope }
+
+private func shapeText(_ shape: [Int]) -> String {
+    "[" + shape.map(String.init).joined(separator: ", ") + "]"
+}
+
+/// The optimizer's name for a slot: `Adam_1` for `rnn/gru_cell/gates/kernel/Adam_1:0`.
+private func slotKind(_ stored: String) -> String {
+    let last = stored.split(separator: "/").last.map(String.init) ?? stored
+    return last.split(separator: ":").first.map(String.init) ?? last
+}
+
+private func plural(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
+}
+
+/// Columns padded to their widest cell, two spaces apart; `rightAligned` columns are numbers.
+private func table(header: [String], rows: [[String]], rightAligned: Set<Int>) -> String {
+    let all = [header] + rows
+    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    return all.map { row in
+        row.indices.map { column in
+            let cell = row[column], pad = String(repeating: " ", count: widths[column] - cell.count)
+            if column == row.count - 1 && !rightAligned.contains(column) { return cell }
+            return rightAligned.contains(column) ? pad + cell : cell + pad
+        }.joined(separator: "  ")
+    }.joined(separator: "\n") + "\n"
+}
