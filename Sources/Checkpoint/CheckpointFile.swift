@@ -103,7 +103,7 @@ public final class CheckpointFile {
     /// The string attribute `attribute` of `object` (the root group by default), fixed- or variable-length;
     /// nil when there is no such attribute (`H5Aexists_by_name`, `H5Aopen_by_name`, `H5Aread`).
     public func stringAttribute(_ attribute: String, of object: String = ".") throws -> String? {
-        let place = object == "." ? attribute : "\(object)@\(attribute)"
+        let place = object == "." ? "/@\(attribute)" : "\(object)@\(attribute)"
         let exists = try call("look for the attribute", place) {
             H5Aexists_by_name(file.id, object, attribute, gc_default_plist())
         }
@@ -121,6 +121,8 @@ public final class CheckpointFile {
             throw CheckpointError(file: path, object: place, reason: "holds \(count) strings, expected one")
         }
         let memory = try HDF5Handle(call("make a string type", place) { H5Tcopy(gc_c_string()) }, .datatype)
+        let characterSet = HDF5Library.locked { H5Tget_cset(type.id) }
+        _ = try call("make a string type", place) { H5Tset_cset(memory.id, characterSet) }
         if try call("read the attribute's type", place, { H5Tis_variable_str(type.id) }) > 0 {
             _ = try call("make a string type", place) { H5Tset_size(memory.id, gc_variable_size()) }
             var pointer: UnsafeMutablePointer<CChar>? = nil
@@ -129,7 +131,8 @@ public final class CheckpointFile {
             return pointer.map { String(cString: $0) } ?? ""
         }
         let size = HDF5Library.locked { H5Tget_size(type.id) }
-        _ = try call("make a string type", place) { H5Tset_size(memory.id, size) }
+        // One byte more than stored, so a null-terminated memory type keeps every stored character.
+        _ = try call("make a string type", place) { H5Tset_size(memory.id, size + 1) }
         var bytes = [UInt8](repeating: 0, count: size + 1)
         _ = try call("read the attribute", place) { H5Aread(attr.id, memory.id, &bytes) }
         // Fixed-length strings are padded with NULs (or spaces, for H5T_STR_SPACEPAD).
