@@ -1,6 +1,10 @@
 import CHDF5
-import Foundation
 import GRUReference
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An HDF5 checkpoint opened read-only: its datasets, their values, and string attributes.
 ///
@@ -25,19 +29,23 @@ public final class CheckpointFile {
         file = HDF5Handle(id, .file)
     }
 
+    /// Each way a path can fail to be a readable, non-empty file gets its own message (`stat`, `access`).
     private static func checkIsOpenable(_ path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CheckpointError(file: path, reason: "no such file")
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let reason = errno == ENOENT || errno == ENOTDIR ? "no such file" : String(cString: strerror(errno))
+            throw CheckpointError(file: path, reason: reason)
         }
-        guard !isDirectory.boolValue else {
+        guard info.st_mode & S_IFMT != S_IFDIR else {
             throw CheckpointError(file: path, reason: "is a directory, not an HDF5 file")
         }
-        guard FileManager.default.isReadableFile(atPath: path) else {
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw CheckpointError(file: path, reason: "is not a regular file")
+        }
+        guard access(path, R_OK) == 0 else {
             throw CheckpointError(file: path, reason: "permission denied")
         }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-        if size == 0 {
+        guard info.st_size > 0 else {
             throw CheckpointError(file: path, reason: "empty file, not an HDF5 file")
         }
     }
@@ -136,8 +144,11 @@ public final class CheckpointFile {
         var bytes = [UInt8](repeating: 0, count: size + 1)
         _ = try call("read the attribute", place) { H5Aread(attr.id, memory.id, &bytes) }
         // Fixed-length strings are padded with NULs (or spaces, for H5T_STR_SPACEPAD).
-        let text = bytes.prefix { $0 != 0 }
-        return String(decoding: text, as: UTF8.self).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        var text = bytes.prefix { $0 != 0 }
+        if HDF5Library.locked({ H5Tget_strpad(type.id) }) == H5T_STR_SPACEPAD {
+            while text.last == UInt8(ascii: " ") { text = text.dropLast() }
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     // MARK: - Helpers

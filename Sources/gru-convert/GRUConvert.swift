@@ -1,6 +1,10 @@
 import ArgumentParser
 import Checkpoint
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The root command: dispatches to the subcommands and turns every failure into a documented exit status.
 @main
@@ -27,18 +31,18 @@ struct GRUConvert: ParsableCommand {
             try command.run()
         } catch let error as CheckpointError {
             printError(error.description)
-            Foundation.exit(ExitStatus.badInput)
+            Glibc.exit(ExitStatus.badInput)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
-                Foundation.exit(ExitStatus.success)
+                Glibc.exit(ExitStatus.success)
             }
             if let exit = error as? ExitCode {
-                Foundation.exit(exit.rawValue)
+                Glibc.exit(exit.rawValue)
             }
-            printError(fullMessage(for: error).trimmingCharacters(in: .whitespacesAndNewlines))
-            Foundation.exit(ExitStatus.badInput)
+            printError(String(fullMessage(for: error).drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()))
+            Glibc.exit(ExitStatus.badInput)
         }
     }
 }
@@ -53,5 +57,10 @@ enum ExitStatus {
 /// Writes one diagnostic line to stderr, prefixed `error: ` unless the text already carries it.
 func printError(_ message: String) {
     let line = message.lowercased().hasPrefix("error: ") ? "error: " + message.dropFirst(7) : "error: " + message
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    var bytes = Array((line + "\n").utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        guard written > 0 else { return }
+        bytes = bytes.dropFirst(written)
+    }
 }

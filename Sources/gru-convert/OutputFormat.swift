@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials  // JSONEncoder without ICU: Foundation would double start-up time
+#else
 import Foundation
+#endif
 
 /// `--format text|json`: words for people, stable JSON for scripts.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {

@@ -1,5 +1,9 @@
 import CHDF5
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The single chokepoint through which every HDF5 call passes.
 ///
@@ -7,7 +11,7 @@ import Foundation
 /// installed libhdf5 was built thread-safe), keeps HDF5 from printing its error stack, and turns a
 /// failed call into a `CheckpointError` carrying HDF5's innermost message.
 enum HDF5Library {
-    private static let lock = NSRecursiveLock()
+    private static let lock = RecursiveLock()
 
     /// Runs `body` with the lock held and HDF5's automatic error printing switched off.
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -75,4 +79,21 @@ final class HDF5Handle {
             }
         }
     }
+}
+
+/// A recursive pthread mutex: a handle released inside a locked section closes under the same lock.
+/// (Foundation's `NSRecursiveLock` would do, but Foundation with ICU would double the tool's start-up time.)
+private final class RecursiveLock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t> = .allocate(capacity: 1)
+
+    init() {
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(mutex, &attributes)
+        pthread_mutexattr_destroy(&attributes)
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
 }

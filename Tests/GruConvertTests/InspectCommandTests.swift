@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// End-to-end: the built binary, its stdout, stderr and exit status.
+@Suite struct InspectCommandTests {
+    @Test func textListsVariablesCellsAndTotals() throws {
+        let result = try GRUConvertBinary.run("inspect", Fixtures.path("gru_adam.h5"))
+        #expect(result.status == 0)
+        #expect(result.stderr.isEmpty)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("rnn/gru_cell/gates/kernel:0") && $0.contains("float32")
+                                 && $0.contains("[9, 8]") && $0.contains("72") && $0.hasSuffix("rnn/gru_cell") })
+        #expect(lines.contains { $0.hasPrefix("global_step:0") && $0.contains("int64") && $0.hasSuffix("-") })
+        #expect(lines.contains { $0.hasPrefix("rnn/gru_cell ") && $0.contains("tf-gru-cell")
+                                 && $0.hasSuffix("Adam, Adam_1") })
+        #expect(lines.last == "21 variables (393 elements), 1 GRU cell, 0 problems, 9 other variables")
+    }
+
+    @Test func textListsProblemsWithReasons() throws {
+        let result = try GRUConvertBinary.run("inspect", Fixtures.path("gru_problems.h5"))
+        #expect(result.status == 0)
+        #expect(result.stdout.contains(
+            "  short_bias/rnn/gru_cell: gates/bias is [7], expected [8] (input size 5, 4 units, from candidate/kernel [9, 4])"))
+        #expect(result.stdout.contains("  missing/rnn/gru_cell: incomplete tf-gru-cell cell: missing candidate/bias"))
+    }
+
+    @Test func jsonHasTheDocumentedKeys() throws {
+        let result = try GRUConvertBinary.run("inspect", Fixtures.path("gru_stacked.h5"), "--format", "json")
+        #expect(result.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(Set(json.keys) == ["file", "variables", "cells", "problems", "other_variables"])
+        #expect(json["file"] as? String == Fixtures.path("gru_stacked.h5"))
+        let variables = try #require(json["variables"] as? [[String: Any]])
+        #expect(variables.count == 8)
+        #expect(Set(variables[0].keys) == ["name", "dtype", "shape"])
+        let cells = try #require(json["cells"] as? [[String: Any]])
+        #expect(cells.count == 2)
+        let second = cells[1]
+        #expect(Set(second.keys) == ["scope", "layout", "input_size", "units", "dtype", "variables", "slots"])
+        #expect(second["scope"] as? String == "rnn/multi_rnn_cell/cell_1/gru_cell")
+        #expect(second["layout"] as? String == "tf-gru-cell")
+        #expect(second["input_size"] as? Int == 4)
+        #expect(second["units"] as? Int == 3)
+        #expect(second["dtype"] as? String == "float32")
+        #expect((second["variables"] as? [String])?.first == "rnn/multi_rnn_cell/cell_1/gru_cell/gates/kernel")
+        #expect((json["problems"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test func jsonReportsProblems() throws {
+        let result = try GRUConvertBinary.run("inspect", "--format", "json", Fixtures.path("gru_problems.h5"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let problems = try #require(json["problems"] as? [[String: String]])
+        #expect(problems.count == 6)
+        #expect(problems.first { $0["scope"] == "int_kernel/rnn/gru_cell" }?["reason"]
+                == "gates/kernel holds int32, not floating-point values")
+        #expect(json["other_variables"] as? [String] == ["embedding"])
+    }
+
+    // MARK: - Bad input: one line on stderr, nothing on stdout, status 2
+
+    @Test func missingFile() throws {
+        try expectBadInput(["inspect", "/nonexistent/model.h5"], line: "error: /nonexistent/model.h5: no such file")
+    }
+
+    @Test func directory() throws {
+        try expectBadInput(["inspect", Fixtures.directory.path],
+                           line: "error: \(Fixtures.directory.path): is a directory, not an HDF5 file")
+    }
+
+    @Test func notHDF5() throws {
+        let script = Fixtures.path("generate.py")
+        try expectBadInput(["inspect", script], line: "error: \(script): not an HDF5 file (no HDF5 signature found)")
+    }
+
+    @Test(arguments: [0, 100, 5000])
+    func emptyOrTruncated(length: Int) throws {
+        let whole = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("gru_adam.h5")))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cut-\(UUID().uuidString).h5").path
+        _ = FileManager.default.createFile(atPath: path, contents: whole.prefix(length))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try GRUConvertBinary.run("inspect", path)
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.hasPrefix("error: \(path): "))
+        #expect(result.stderr.filter { $0 == "\n" }.count == 1)
+        #expect(!result.stderr.contains("HDF5-DIAG"), "HDF5's own error stack leaked")
+    }
+
+    @Test func usageErrorsExitTwo() throws {
+        let missing = try GRUConvertBinary.run("inspect")
+        #expect(missing.status == 2)
+        #expect(missing.stdout.isEmpty)
+        #expect(missing.stderr.hasPrefix("error: Missing expected argument '<file>'"))
+        let badFormat = try GRUConvertBinary.run("inspect", Fixtures.path("gru_single.h5"), "--format", "xml")
+        #expect(badFormat.status == 2)
+        #expect(badFormat.stdout.isEmpty)
+        let unknown = try GRUConvertBinary.run("frobnicate")
+        #expect(unknown.status == 2)
+    }
+
+    @Test func helpShowsExamplesAndExitsZero() throws {
+        let root = try GRUConvertBinary.run("--help")
+        #expect(root.status == 0)
+        #expect(root.stdout.contains("Exit status"))
+        let inspect = try GRUConvertBinary.run("inspect", "--help")
+        #expect(inspect.status == 0)
+        #expect(inspect.stdout.contains("gru-convert inspect fixtures/gru_adam.h5"))
+    }
+
+    private func expectBadInput(_ arguments: [String], line: String) throws {
+        let result = try GRUConvertBinary.run(arguments)
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == line + "\n")
+    }
+}
