@@ -18,8 +18,16 @@ let package = Package(
             pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]
         ),
+        // OpenBLAS's CBLAS (Debian's libopenblas-dev), for the fast path and the float64 reference.
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // Strict products and activations in C, one variant per instruction set, chosen at run time.
+        .target(name: "CGRUKernels"),
         // The GRU math and the fused layout; knows nothing of files.
-        .target(name: "GRUReference"),
+        .target(name: "GRUReference", dependencies: ["CGRUKernels", "COpenBLAS"]),
         // HDF5 files, variable names, GRU cell discovery.
         .target(name: "Checkpoint", dependencies: ["CHDF5", "GRUReference"]),
         // The command line, thin over the libraries.

@@ -1,0 +1,245 @@
+// kernels.c: GRUReference's float32 kernels, compiled for several instruction sets and chosen at run time.
+//
+// Floating-point contraction is off in this file: a multiply and an add stay two roundings unless the
+// code asks for a fused multiply-add by name, so every element's chain of operations is what the
+// source says, in the vector body and in the tails alike.
+#pragma clang fp contract(off)
+
+#include "gru_kernels.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define GK_X86 1
+#endif
+
+// MARK: - Activations (the same operations on every instruction set)
+
+static inline float gk_bits_to_float(uint32_t bits) { float f; memcpy(&f, &bits, 4); return f; }
+
+/// exp(x) for one lane: clamp to [-87, 88] so that 2^n stays a normal float, reduce by n·ln2 in two
+/// parts, then a degree-5 polynomial (Cephes `expf`). NaN passes through.
+static inline float gk_exp1(float x) {
+    float c = x < -87.0f ? -87.0f : x;
+    c = c > 88.0f ? 88.0f : c;
+    if (c != c) c = 0.0f;                       // NaN: computed on 0, replaced below
+    float n = floorf(c * 1.44269504088896341f + 0.5f);
+    float r = c - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float z = r * r;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * z + r + 1.0f;
+    float scale = gk_bits_to_float((uint32_t)((int32_t)n + 127) << 23);
+    float result = y * scale;
+    return x != x ? x : result;
+}
+
+static inline float gk_sigmoid1(float x) {
+    float e = gk_exp1(-x);
+    float result = 1.0f / (1.0f + e);
+    return x != x ? x : result;
+}
+
+/// tanh(x) for one lane: Cephes' odd polynomial for |x| < 0.625, else 1 - 2 / (exp(2|x|) + 1), with the sign.
+static inline float gk_tanh1(float x) {
+    float a = fabsf(x);
+    float z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    float small = p * z * x + x;
+    float e = gk_exp1(2.0f * (a > 44.0f ? 44.0f : a));
+    float large = 1.0f - 2.0f / (e + 1.0f);
+    large = x < 0.0f ? -large : large;
+    float result = a < 0.625f ? small : large;
+    return x != x ? x : result;
+}
+
+#define GK_ELEMENTWISE(name, body, attributes)                                   \
+    attributes static void name(float *values, size_t count) {                  \
+        for (size_t i = 0; i < count; i++) values[i] = body(values[i]);         \
+    }
+
+GK_ELEMENTWISE(exp_baseline, gk_exp1, )
+GK_ELEMENTWISE(sigmoid_baseline, gk_sigmoid1, )
+GK_ELEMENTWISE(tanh_baseline, gk_tanh1, )
+#ifdef GK_X86
+GK_ELEMENTWISE(exp_avx2, gk_exp1, __attribute__((target("avx2"))))
+GK_ELEMENTWISE(sigmoid_avx2, gk_sigmoid1, __attribute__((target("avx2"))))
+GK_ELEMENTWISE(tanh_avx2, gk_tanh1, __attribute__((target("avx2"))))
+GK_ELEMENTWISE(exp_avx512, gk_exp1, __attribute__((target("avx512f"))))
+GK_ELEMENTWISE(sigmoid_avx512, gk_sigmoid1, __attribute__((target("avx512f"))))
+GK_ELEMENTWISE(tanh_avx512, gk_tanh1, __attribute__((target("avx512f"))))
+#endif
+
+// MARK: - Strict products
+
+/// Portable: a multiply then an add per k, vectorised across n by the compiler.
+static void strict_baseline(size_t rows, size_t depth, size_t columns,
+                            const float *a, size_t lda, const float *w, size_t ldw, float *out, size_t ldo) {
+    for (size_t b = 0; b < rows; b++) {
+        float *o = out + b * ldo;
+        const float *ar = a + b * lda;
+        for (size_t k = 0; k < depth; k++) {
+            const float av = ar[k];
+            const float *wr = w + k * ldw;
+            for (size_t n = 0; n < columns; n++) o[n] = o[n] + av * wr[n];
+        }
+    }
+}
+
+#ifdef GK_X86
+/// AVX2 + FMA: 4 rows x 16 columns of accumulators; the column tail goes through masked loads and
+/// stores, so every element gets the same fused multiply-add.
+__attribute__((target("avx2,fma")))
+static void strict_avx2(size_t rows, size_t depth, size_t columns,
+                        const float *a, size_t lda, const float *w, size_t ldw, float *out, size_t ldo) {
+    for (size_t n = 0; n < columns; n += 16) {
+        size_t width = columns - n < 16 ? columns - n : 16;
+        int32_t lanes[16];
+        for (int i = 0; i < 16; i++) lanes[i] = (size_t)i < width ? -1 : 0;
+        __m256i m0 = _mm256_loadu_si256((const __m256i *)lanes);
+        __m256i m1 = _mm256_loadu_si256((const __m256i *)(lanes + 8));
+        size_t b = 0;
+        for (; b + 4 <= rows; b += 4) {
+            __m256 c[4][2];
+            for (int r = 0; r < 4; r++) {
+                c[r][0] = _mm256_maskload_ps(out + (b + r) * ldo + n, m0);
+                c[r][1] = _mm256_maskload_ps(out + (b + r) * ldo + n + 8, m1);
+            }
+            for (size_t k = 0; k < depth; k++) {
+                __m256 w0 = _mm256_maskload_ps(w + k * ldw + n, m0);
+                __m256 w1 = _mm256_maskload_ps(w + k * ldw + n + 8, m1);
+                for (int r = 0; r < 4; r++) {
+                    __m256 av = _mm256_broadcast_ss(a + (b + r) * lda + k);
+                    c[r][0] = _mm256_fmadd_ps(av, w0, c[r][0]);
+                    c[r][1] = _mm256_fmadd_ps(av, w1, c[r][1]);
+                }
+            }
+            for (int r = 0; r < 4; r++) {
+                _mm256_maskstore_ps(out + (b + r) * ldo + n, m0, c[r][0]);
+                _mm256_maskstore_ps(out + (b + r) * ldo + n + 8, m1, c[r][1]);
+            }
+        }
+        for (; b < rows; b++) {
+            __m256 c0 = _mm256_maskload_ps(out + b * ldo + n, m0);
+            __m256 c1 = _mm256_maskload_ps(out + b * ldo + n + 8, m1);
+            for (size_t k = 0; k < depth; k++) {
+                __m256 av = _mm256_broadcast_ss(a + b * lda + k);
+                c0 = _mm256_fmadd_ps(av, _mm256_maskload_ps(w + k * ldw + n, m0), c0);
+                c1 = _mm256_fmadd_ps(av, _mm256_maskload_ps(w + k * ldw + n + 8, m1), c1);
+            }
+            _mm256_maskstore_ps(out + b * ldo + n, m0, c0);
+            _mm256_maskstore_ps(out + b * ldo + n + 8, m1, c1);
+        }
+    }
+}
+
+/// AVX-512F: 8 rows x 32 columns of accumulators (16 of the 32 zmm registers), masked column tails.
+__attribute__((target("avx512f,fma")))
+static void strict_avx512(size_t rows, size_t depth, size_t columns,
+                          const float *a, size_t lda, const float *w, size_t ldw, float *out, size_t ldo) {
+    for (size_t n = 0; n < columns; n += 32) {
+        size_t width = columns - n < 32 ? columns - n : 32;
+        __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
+        __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF : width > 16 ? (__mmask16)((1u << (width - 16)) - 1) : 0;
+        size_t b = 0;
+        for (; b + 8 <= rows; b += 8) {
+            __m512 c[8][2];
+            for (int r = 0; r < 8; r++) {
+                c[r][0] = _mm512_maskz_loadu_ps(m0, out + (b + r) * ldo + n);
+                c[r][1] = _mm512_maskz_loadu_ps(m1, out + (b + r) * ldo + n + 16);
+            }
+            for (size_t k = 0; k < depth; k++) {
+                __m512 w0 = _mm512_maskz_loadu_ps(m0, w + k * ldw + n);
+                __m512 w1 = _mm512_maskz_loadu_ps(m1, w + k * ldw + n + 16);
+                for (int r = 0; r < 8; r++) {
+                    __m512 av = _mm512_set1_ps(a[(b + r) * lda + k]);
+                    c[r][0] = _mm512_fmadd_ps(av, w0, c[r][0]);
+                    c[r][1] = _mm512_fmadd_ps(av, w1, c[r][1]);
+                }
+            }
+            for (int r = 0; r < 8; r++) {
+                _mm512_mask_storeu_ps(out + (b + r) * ldo + n, m0, c[r][0]);
+                _mm512_mask_storeu_ps(out + (b + r) * ldo + n + 16, m1, c[r][1]);
+            }
+        }
+        for (; b < rows; b++) {
+            __m512 c0 = _mm512_maskz_loadu_ps(m0, out + b * ldo + n);
+            __m512 c1 = _mm512_maskz_loadu_ps(m1, out + b * ldo + n + 16);
+            for (size_t k = 0; k < depth; k++) {
+                __m512 av = _mm512_set1_ps(a[b * lda + k]);
+                c0 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m0, w + k * ldw + n), c0);
+                c1 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m1, w + k * ldw + n + 16), c1);
+            }
+            _mm512_mask_storeu_ps(out + b * ldo + n, m0, c0);
+            _mm512_mask_storeu_ps(out + b * ldo + n + 16, m1, c1);
+        }
+    }
+}
+#endif
+
+// MARK: - Dispatch
+
+typedef void (*gk_product_fn)(size_t, size_t, size_t, const float *, size_t, const float *, size_t, float *, size_t);
+typedef void (*gk_elementwise_fn)(float *, size_t);
+
+typedef struct {
+    const char *name;
+    gk_product_fn product;
+    gk_elementwise_fn exp, sigmoid, tanh;
+} gk_kernels;
+
+static const gk_kernels gk_baseline = { "baseline", strict_baseline, exp_baseline, sigmoid_baseline, tanh_baseline };
+#ifdef GK_X86
+static const gk_kernels gk_avx2 = { "avx2+fma", strict_avx2, exp_avx2, sigmoid_avx2, tanh_avx2 };
+static const gk_kernels gk_avx512 = { "avx512f+fma", strict_avx512, exp_avx512, sigmoid_avx512, tanh_avx512 };
+#endif
+
+static const gk_kernels *gk_detect(void) {
+#ifdef GK_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return &gk_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gk_avx2;
+#endif
+    return &gk_baseline;
+}
+
+// Chosen once; a data race on first use would store the same pointer from every thread.
+static const gk_kernels *_Atomic gk_selected = 0;
+
+static const gk_kernels *gk_current(void) {
+    const gk_kernels *k = gk_selected;
+    if (!k) { k = gk_detect(); gk_selected = k; }
+    return k;
+}
+
+void gk_strict_accumulate(size_t rows, size_t depth, size_t columns,
+                          const float *a, size_t lda, const float *w, size_t ldw, float *out, size_t ldo) {
+    if (rows == 0 || columns == 0 || depth == 0) return;
+    gk_current()->product(rows, depth, columns, a, lda, w, ldw, out, ldo);
+}
+
+void gk_sigmoid(float *values, size_t count) { gk_current()->sigmoid(values, count); }
+void gk_tanh(float *values, size_t count) { gk_current()->tanh(values, count); }
+void gk_exp(float *values, size_t count) { gk_current()->exp(values, count); }
+const char *gk_instruction_set(void) { return gk_current()->name; }
+
+void gk_strict_accumulate_baseline(size_t rows, size_t depth, size_t columns,
+                                   const float *a, size_t lda, const float *w, size_t ldw, float *out, size_t ldo) {
+    if (rows == 0 || columns == 0 || depth == 0) return;
+    strict_baseline(rows, depth, columns, a, lda, w, ldw, out, ldo);
+}
+
+void gk_sigmoid_baseline(float *values, size_t count) { sigmoid_baseline(values, count); }
+void gk_tanh_baseline(float *values, size_t count) { tanh_baseline(values, count); }
