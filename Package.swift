@@ -38,6 +38,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Times the forward passes for bench/bench_forward.py; not part of the tool.
+        .executableTarget(name: "gru-bench", dependencies: ["GRUReference", "CGRUKernels", "COpenBLAS"]),
         .testTarget(name: "GRUReferenceTests", dependencies: ["GRUReference"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "GruConvertTests", dependencies: ["gru-convert"]),

@@ -38,9 +38,14 @@ public struct Float64Cell: Sendable {
     public var dimensions: CellDimensions { weights.dimensions }
 
     public init(_ weights: ExplicitWeights<Double>, variant: Variant = .tensorflow) {
+        _ = Self.singleThreadedBLAS
         self.weights = weights
         self.variant = variant
     }
+
+    /// OpenBLAS's threads spin for a long time after each call, taking the CPU from the float32 paths'
+    /// own threads; the float64 reference is never timed, so it runs on one thread.
+    private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 
     /// The float32 weights, widened exactly.
     public init(_ weights: ExplicitWeights<Float>, variant: Variant = .tensorflow) {

@@ -40,30 +40,6 @@ struct SequenceLayout {
     func output(_ t: Int) -> (offset: Int, stride: Int) { (t * units, steps * units) }
 }
 
-/// The last part of every step, shared by every implementation so both forms round alike:
-/// `h' = z∘h + (1 − z)∘c`, written to `out` (row stride `ldo`).
-@inline(__always)
-func combine(rows: Int, units: Int, z: UnsafePointer<Float>, ldz: Int, h: UnsafePointer<Float>, ldh: Int,
-             c: UnsafePointer<Float>, ldc: Int, out: UnsafeMutablePointer<Float>, ldo: Int) {
-    for b in 0..<rows {
-        let zr = z + b * ldz, hr = h + b * ldh, cr = c + b * ldc, o = out + b * ldo
-        for j in 0..<units {
-            let zj = zr[j]
-            o[j] = zj * hr[j] + (1 - zj) * cr[j]
-        }
-    }
-}
-
-/// `out = r∘h`, shared by every implementation.
-@inline(__always)
-func resetState(rows: Int, units: Int, r: UnsafePointer<Float>, ldr: Int, h: UnsafePointer<Float>, ldh: Int,
-                out: UnsafeMutablePointer<Float>) {
-    for b in 0..<rows {
-        let rr = r + b * ldr, hr = h + b * ldh, o = out + b * units
-        for j in 0..<units { o[j] = rr[j] * hr[j] }
-    }
-}
-
 /// Runs `step` for each time step with the right starting state: the initial state, the previous output,
 /// or (teacher forcing) the forced state. `step(t, x, ldx, h, ldh, out, ldo)` writes the new state.
 func runSteps(

@@ -5,114 +5,216 @@ import Dispatch
 // rows, bias last) through the same kernel, so a correct split gives bitwise identical outputs. Work is
 // spread across outputs and the batch (and across cores by columns), never across the summation.
 
-/// One strict product into `out[:, columns]`: `x·Wx`, then `h·Wh` (the same chain per element), then the bias.
+/// A weight matrix packed once into the kernels' panel layout (`gk_pack`); owns its memory.
+final class PackedMatrix: @unchecked Sendable {
+    let depth: Int, columns: Int
+    let storage: UnsafeMutablePointer<Float>
+
+    /// Packs rows `0..<depth` of a row-major matrix with row stride `ldw` (columns `0..<columns`).
+    init(depth: Int, columns: Int, from w: UnsafePointer<Float>, ldw: Int) {
+        self.depth = depth
+        self.columns = columns
+        let count = gk_packed_size(depth, columns)
+        storage = .allocate(capacity: max(count, 1))
+        gk_pack(depth, columns, w, ldw, storage)
+    }
+
+    convenience init(_ tensor: Tensor<Float>, rows: Range<Int>? = nil) {
+        let width = tensor.shape.last!
+        let rows = rows ?? 0..<(tensor.scalars.count / width)
+        self.init(depth: rows.count, columns: width, fromRowMajor: tensor.scalars, offset: rows.lowerBound * width)
+    }
+
+    private convenience init(depth: Int, columns: Int, fromRowMajor scalars: [Float], offset: Int) {
+        self.init(depth: depth, columns: columns, from: scalars.withUnsafeBufferPointer { $0.baseAddress! + offset }, ldw: columns)
+    }
+
+    deinit { storage.deallocate() }
+
+    var panels: Int { (columns + Int(GK_PANEL) - 1) / Int(GK_PANEL) }
+}
+
+/// One product `out = [zero or out] + Σ terms (a·W) [+ bias]`, each term's sum in order, through the strict
+/// kernel, so each output element is the same chain of operations whichever form or thread computes it.
 struct StrictProduct: @unchecked Sendable {
     struct Term {
         var a: UnsafePointer<Float>, lda: Int
-        var w: UnsafePointer<Float>, ldw: Int
-        var depth: Int
+        var w: PackedMatrix
     }
 
-    var input: Term
-    var state: Term
-    var bias: UnsafePointer<Float>
+    var terms: [Term]
+    /// Added last, after every term, when given.
+    var bias: UnsafePointer<Float>?
     var out: UnsafeMutablePointer<Float>, ldo: Int
     var columns: Int
+    /// Start from zero (strict path) or from what `out` holds (fast path's precomputed input projections).
+    var startsFromZero = true
 
-    /// Computes columns `range` for all `rows`: zero, the input term, the state term, then `+ bias`.
-    func compute(rows: Int, columns range: Range<Int>) {
-        for b in 0..<rows {
-            (out + b * ldo + range.lowerBound).update(repeating: 0, count: range.count)
+    var panels: Int { (columns + Int(GK_PANEL) - 1) / Int(GK_PANEL) }
+
+    /// The columns of panel `p`.
+    func columnRange(panel p: Int) -> Range<Int> {
+        (p * Int(GK_PANEL))..<min((p + 1) * Int(GK_PANEL), columns)
+    }
+
+    /// Computes the columns of panel `p` for `rows`.
+    func compute(rows: Range<Int>, panel p: Int) {
+        let range = columnRange(panel: p)
+        let out = self.out + rows.lowerBound * ldo
+        if startsFromZero {
+            for b in 0..<rows.count { (out + b * ldo + range.lowerBound).update(repeating: 0, count: range.count) }
         }
-        for term in [input, state] {
-            gk_strict_accumulate(rows, term.depth, range.count, term.a, term.lda,
-                                 term.w + range.lowerBound, term.ldw, out + range.lowerBound, ldo)
+        for term in terms {
+            gk_strict_accumulate(rows.count, term.w.depth, columns, term.a + rows.lowerBound * term.lda, term.lda,
+                                 term.w.storage, p, p + 1, out, ldo)
         }
-        for b in 0..<rows {
-            let o = out + b * ldo
-            for j in range { o[j] = o[j] + bias[j] }
+        if let bias {
+            for b in 0..<rows.count {
+                let o = out + b * ldo
+                for j in range { o[j] = o[j] + bias[j] }
+            }
         }
     }
 }
 
-/// Computes a set of independent strict products, splitting their columns across the cores when the work
-/// is large enough to pay for it. Which core computes a column does not change its bits.
-func computeStrict(_ products: [StrictProduct], rows: Int) {
-    let work = products.reduce(0) { $0 + rows * $1.columns * ($1.input.depth + $1.state.depth) }
-    let chunk = 64
-    let pieces = products.indices.flatMap { p in
-        stride(from: 0, to: products[p].columns, by: chunk).map { (p, $0..<min($0 + chunk, products[p].columns)) }
+/// Computes products panel by panel, spread over `workers` threads, then calls `finish(product, columns)`
+/// on the thread that computed those columns (activations and element-wise work). Which thread computes
+/// a column never changes its bits.
+///
+/// With `rowBlock`, rows are taken a block at a time (every panel of one block before the next), so that
+/// a tall input stays in cache while the panels stream past it.
+func computeStage(_ products: [StrictProduct], rows: Int, workers: Int, rowBlock: Int? = nil,
+                  finish: (Int, Range<Int>) -> Void = { _, _ in }) {
+    let block = max(1, rowBlock ?? rows)
+    let blocks = stride(from: 0, to: rows, by: block).map { $0..<min($0 + block, rows) }
+    let items = blocks.flatMap { rows in products.indices.flatMap { p in (0..<products[p].panels).map { (rows, p, $0) } } }
+    func work(_ worker: Int) {
+        for index in stride(from: worker, to: items.count, by: workers) {
+            let (rows, p, panel) = items[index]
+            products[p].compute(rows: rows, panel: panel)
+            finish(p, products[p].columnRange(panel: panel))
+        }
     }
-    let workers = work < 2_000_000 ? 1 : min(Parallelism.workers, pieces.count)
     if workers <= 1 {
-        for (p, range) in pieces { products[p].compute(rows: rows, columns: range) }
-        return
+        work(0)
+    } else {
+        runInParallel(workers: workers, work)
     }
-    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-        for index in stride(from: worker, to: pieces.count, by: workers) {
-            let (p, range) = pieces[index]
-            products[p].compute(rows: rows, columns: range)
+}
+
+/// Runs `body(w)` for every worker index on the kernels' persistent thread team (`gk_parallel`), and waits.
+func runInParallel(workers: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        var box = body
+        withUnsafeMutablePointer(to: &box) { pointer in
+            gk_parallel(workers, { context, worker in
+                context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(worker))
+            }, pointer)
         }
     }
 }
 
-/// How many threads the strict path uses: one per online core.
-enum Parallelism {
-    static let workers: Int = max(1, sysconfWorkers())
+/// Wraps a value that is only shared for the duration of one blocking parallel call.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
 
-    private static func sysconfWorkers() -> Int {
+/// How many threads to use for one step's products: one per core when the step has enough work.
+func workerCount(rows: Int, dimensions d: CellDimensions) -> Int {
+    let work = rows * (d.inputSize + d.units) * 3 * d.units
+    return work < 1 << 20 ? 1 : Parallelism.workers
+}
+
+/// One thread per online core, or `GRU_CONVERT_THREADS` when set (for benchmarks).
+enum Parallelism {
+    static let workers: Int = {
+        if let text = getenv("GRU_CONVERT_THREADS"), let value = Int(String(cString: text)), value >= 1 {
+            return value
+        }
         #if canImport(Glibc)
-        return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         #else
         return 1
         #endif
-    }
+    }()
 }
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// Applies `function` to columns `range` of `rows` rows.
+@inline(__always)
+func activate(_ function: (UnsafeMutablePointer<Float>?, Int) -> Void, rows: Int, columns range: Range<Int>,
+              _ values: UnsafeMutablePointer<Float>, stride: Int) {
+    for b in 0..<rows { function(values + b * stride + range.lowerBound, range.count) }
+}
+
+/// `rh[:, j] = r[:, j]·h[:, j]` for `j` in `range` (the part of the reset gate a thread just computed).
+@inline(__always)
+func resetState(rows: Int, columns range: Range<Int>, r: UnsafePointer<Float>, ldr: Int,
+                h: UnsafePointer<Float>, ldh: Int, out: UnsafeMutablePointer<Float>, ldo: Int) {
+    for b in 0..<rows {
+        let rr = r + b * ldr, hr = h + b * ldh, o = out + b * ldo
+        for j in range { o[j] = rr[j] * hr[j] }
+    }
+}
+
+/// `h'[:, j] = z∘h + (1 − z)∘c` for `j` in `range`.
+@inline(__always)
+func combine(rows: Int, columns range: Range<Int>, z: UnsafePointer<Float>, ldz: Int, h: UnsafePointer<Float>, ldh: Int,
+             c: UnsafePointer<Float>, ldc: Int, out: UnsafeMutablePointer<Float>, ldo: Int) {
+    for b in 0..<rows {
+        let zr = z + b * ldz, hr = h + b * ldh, cr = c + b * ldc, o = out + b * ldo
+        for j in range {
+            let zj = zr[j]
+            o[j] = zj * hr[j] + (1 - zj) * cr[j]
+        }
+    }
+}
+
 /// The fused form on the strict path: `[r|u] = σ([x, h]·Kg + bg)`, `c = tanh([x, r∘h]·Kc + bc)`.
 public struct StrictFusedCell: GRUSequenceModel {
     public let weights: FusedWeights<Float>
     public var dimensions: CellDimensions { weights.dimensions }
+    private let gateInput: PackedMatrix, gateState: PackedMatrix
+    private let candidateInput: PackedMatrix, candidateState: PackedMatrix
 
-    public init(_ weights: FusedWeights<Float>) { self.weights = weights }
+    public init(_ weights: FusedWeights<Float>) {
+        self.weights = weights
+        let i = weights.dimensions.inputSize, h = weights.dimensions.units
+        gateInput = PackedMatrix(weights[.gateKernel], rows: 0..<i)
+        gateState = PackedMatrix(weights[.gateKernel], rows: i..<(i + h))
+        candidateInput = PackedMatrix(weights[.candidateKernel], rows: 0..<i)
+        candidateState = PackedMatrix(weights[.candidateKernel], rows: i..<(i + h))
+    }
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
-        let (i, h, batch) = (dimensions.inputSize, dimensions.units, layout.batch)
-        var gates = [Float](repeating: 0, count: batch * 2 * h)
-        var candidate = [Float](repeating: 0, count: batch * h)
-        var reset = [Float](repeating: 0, count: batch * h)
-        return weights[.gateKernel].scalars.withUnsafeBufferPointer { kg in
-            weights[.gateBias].scalars.withUnsafeBufferPointer { bg in
-                weights[.candidateKernel].scalars.withUnsafeBufferPointer { kc in
-                    weights[.candidateBias].scalars.withUnsafeBufferPointer { bc in
-                        gates.withUnsafeMutableBufferPointer { g in
-                            candidate.withUnsafeMutableBufferPointer { c in
-                                reset.withUnsafeMutableBufferPointer { rh in
-                                    runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates,
-                                             layout: layout) { _, x, ldx, state, ldh, out, ldo in
-                                        let (kg, bg, kc, bc) = (kg.baseAddress!, bg.baseAddress!, kc.baseAddress!, bc.baseAddress!)
-                                        let (g, c, rh) = (g.baseAddress!, c.baseAddress!, rh.baseAddress!)
-                                        computeStrict([StrictProduct(
-                                            input: .init(a: x, lda: ldx, w: kg, ldw: 2 * h, depth: i),
-                                            state: .init(a: state, lda: ldh, w: kg + i * 2 * h, ldw: 2 * h, depth: h),
-                                            bias: bg, out: g, ldo: 2 * h, columns: 2 * h)], rows: batch)
-                                        gk_sigmoid(g, batch * 2 * h)
-                                        resetState(rows: batch, units: h, r: g, ldr: 2 * h, h: state, ldh: ldh, out: rh)
-                                        computeStrict([StrictProduct(
-                                            input: .init(a: x, lda: ldx, w: kc, ldw: h, depth: i),
-                                            state: .init(a: rh, lda: h, w: kc + i * h, ldw: h, depth: h),
-                                            bias: bc, out: c, ldo: h, columns: h)], rows: batch)
-                                        gk_tanh(c, batch * h)
-                                        combine(rows: batch, units: h, z: g + h, ldz: 2 * h, h: state, ldh: ldh,
-                                                c: c, ldc: h, out: out, ldo: ldo)
-                                    }
-                                }
-                            }
+        let (h, batch) = (dimensions.units, layout.batch)
+        let workers = workerCount(rows: batch, dimensions: dimensions)
+        var scratch = StepScratch(batch: batch, units: h)
+        return weights[.gateBias].scalars.withUnsafeBufferPointer { bg in
+            weights[.candidateBias].scalars.withUnsafeBufferPointer { bc in
+                scratch.withPointers { g, c, rh in
+                    runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates,
+                             layout: layout) { _, x, ldx, state, ldh, out, ldo in
+                        computeStage([StrictProduct(terms: [.init(a: x, lda: ldx, w: gateInput),
+                                                            .init(a: state, lda: ldh, w: gateState)],
+                                                    bias: bg.baseAddress!, out: g, ldo: 2 * h, columns: 2 * h)],
+                                     rows: batch, workers: workers) { _, range in
+                            activate(gk_sigmoid, rows: batch, columns: range, g, stride: 2 * h)
+                            let reset = range.clamped(to: 0..<h)
+                            resetState(rows: batch, columns: reset, r: g, ldr: 2 * h, h: state, ldh: ldh, out: rh, ldo: h)
+                        }
+                        computeStage([StrictProduct(terms: [.init(a: x, lda: ldx, w: candidateInput),
+                                                            .init(a: rh, lda: h, w: candidateState)],
+                                                    bias: bc.baseAddress!, out: c, ldo: h, columns: h)],
+                                     rows: batch, workers: workers) { _, range in
+                            activate(gk_tanh, rows: batch, columns: range, c, stride: h)
+                            combine(rows: batch, columns: range, z: g + h, ldz: 2 * h, h: state, ldh: ldh,
+                                    c: c, ldc: h, out: out, ldo: ldo)
                         }
                     }
                 }
@@ -126,40 +228,47 @@ public struct StrictFusedCell: GRUSequenceModel {
 public struct StrictExplicitCell: GRUSequenceModel {
     public let weights: ExplicitWeights<Float>
     public var dimensions: CellDimensions { weights.dimensions }
+    private let packed: [ExplicitTensor: PackedMatrix]
 
-    public init(_ weights: ExplicitWeights<Float>) { self.weights = weights }
+    public init(_ weights: ExplicitWeights<Float>) {
+        self.weights = weights
+        var packed: [ExplicitTensor: PackedMatrix] = [:]
+        for tensor in [ExplicitTensor.Wr, .Wz, .Wh, .Ur, .Uz, .Uh] { packed[tensor] = PackedMatrix(weights[tensor]) }
+        self.packed = packed
+    }
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
-        let (i, h, batch) = (dimensions.inputSize, dimensions.units, layout.batch)
-        // r and z side by side in one buffer, like the fused form's gates, so both share the activation call.
-        var gates = [Float](repeating: 0, count: batch * 2 * h)
-        var candidate = [Float](repeating: 0, count: batch * h)
-        var reset = [Float](repeating: 0, count: batch * h)
-        let w = ExplicitTensor.allCases.map { weights[$0].scalars }
-        return withPointers(w) { p in
-            gates.withUnsafeMutableBufferPointer { g in
-                candidate.withUnsafeMutableBufferPointer { c in
-                    reset.withUnsafeMutableBufferPointer { rh in
+        let (h, batch) = (dimensions.units, layout.batch)
+        let workers = workerCount(rows: batch, dimensions: dimensions)
+        var scratch = StepScratch(batch: batch, units: h)
+        let (p, w) = (packed, weights)
+        return w[.br].scalars.withUnsafeBufferPointer { br in
+            w[.bz].scalars.withUnsafeBufferPointer { bz in
+                w[.bh].scalars.withUnsafeBufferPointer { bh in
+                    scratch.withPointers { g, c, rh in
                         runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates,
                                  layout: layout) { _, x, ldx, state, ldh, out, ldo in
-                            let (g, c, rh) = (g.baseAddress!, c.baseAddress!, rh.baseAddress!)
-                            func product(_ wx: ExplicitTensor, _ uh: ExplicitTensor, _ b: ExplicitTensor,
-                                         state: UnsafePointer<Float>, ldh: Int,
-                                         out: UnsafeMutablePointer<Float>, ldo: Int) -> StrictProduct {
-                                StrictProduct(input: .init(a: x, lda: ldx, w: p[wx], ldw: h, depth: i),
-                                              state: .init(a: state, lda: ldh, w: p[uh], ldw: h, depth: h),
-                                              bias: p[b], out: out, ldo: ldo, columns: h)
+                            // r and z side by side in one buffer, as in the fused form.
+                            let gates = [
+                                StrictProduct(terms: [.init(a: x, lda: ldx, w: p[.Wr]!), .init(a: state, lda: ldh, w: p[.Ur]!)],
+                                              bias: br.baseAddress!, out: g, ldo: 2 * h, columns: h),
+                                StrictProduct(terms: [.init(a: x, lda: ldx, w: p[.Wz]!), .init(a: state, lda: ldh, w: p[.Uz]!)],
+                                              bias: bz.baseAddress!, out: g + h, ldo: 2 * h, columns: h),
+                            ]
+                            computeStage(gates, rows: batch, workers: workers) { product, range in
+                                activate(gk_sigmoid, rows: batch, columns: range, gates[product].out, stride: 2 * h)
+                                if product == 0 {
+                                    resetState(rows: batch, columns: range, r: g, ldr: 2 * h, h: state, ldh: ldh, out: rh, ldo: h)
+                                }
                             }
-                            computeStrict([product(.Wr, .Ur, .br, state: state, ldh: ldh, out: g, ldo: 2 * h),
-                                           product(.Wz, .Uz, .bz, state: state, ldh: ldh, out: g + h, ldo: 2 * h)],
-                                          rows: batch)
-                            gk_sigmoid(g, batch * 2 * h)
-                            resetState(rows: batch, units: h, r: g, ldr: 2 * h, h: state, ldh: ldh, out: rh)
-                            computeStrict([product(.Wh, .Uh, .bh, state: rh, ldh: h, out: c, ldo: h)], rows: batch)
-                            gk_tanh(c, batch * h)
-                            combine(rows: batch, units: h, z: g + h, ldz: 2 * h, h: state, ldh: ldh,
-                                    c: c, ldc: h, out: out, ldo: ldo)
+                            computeStage([StrictProduct(terms: [.init(a: x, lda: ldx, w: p[.Wh]!), .init(a: rh, lda: h, w: p[.Uh]!)],
+                                                        bias: bh.baseAddress!, out: c, ldo: h, columns: h)],
+                                         rows: batch, workers: workers) { _, range in
+                                activate(gk_tanh, rows: batch, columns: range, c, stride: h)
+                                combine(rows: batch, columns: range, z: g + h, ldz: 2 * h, h: state, ldh: ldh,
+                                        c: c, ldc: h, out: out, ldo: ldo)
+                            }
                         }
                     }
                 }
@@ -168,19 +277,22 @@ public struct StrictExplicitCell: GRUSequenceModel {
     }
 }
 
-/// Base addresses of the nine explicit tensors, valid inside `body`.
-struct ExplicitPointers {
-    fileprivate var pointers: [UnsafePointer<Float>]
-    subscript(_ tensor: ExplicitTensor) -> UnsafePointer<Float> {
-        pointers[ExplicitTensor.allCases.firstIndex(of: tensor)!]
-    }
-}
+/// Per-step buffers: the gates `[B, 2H]` (r then z), the candidate `[B, H]` and `r∘h` `[B, H]`.
+struct StepScratch {
+    var gates: [Float], candidate: [Float], reset: [Float]
 
-/// Pins the arrays (in `ExplicitTensor.allCases` order) for the duration of `body`.
-func withPointers<R>(_ arrays: [[Float]], _ body: (ExplicitPointers) -> R) -> R {
-    func pin(_ index: Int, _ collected: [UnsafePointer<Float>]) -> R {
-        if index == arrays.count { return body(ExplicitPointers(pointers: collected)) }
-        return arrays[index].withUnsafeBufferPointer { pin(index + 1, collected + [$0.baseAddress!]) }
+    init(batch: Int, units: Int) {
+        gates = Array(repeating: 0, count: max(1, batch * 2 * units))
+        candidate = Array(repeating: 0, count: max(1, batch * units))
+        reset = Array(repeating: 0, count: max(1, batch * units))
     }
-    return pin(0, [])
+
+    mutating func withPointers<R>(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                                           UnsafeMutablePointer<Float>) -> R) -> R {
+        gates.withUnsafeMutableBufferPointer { g in
+            candidate.withUnsafeMutableBufferPointer { c in
+                reset.withUnsafeMutableBufferPointer { rh in body(g.baseAddress!, c.baseAddress!, rh.baseAddress!) }
+            }
+        }
+    }
 }

@@ -24,6 +24,21 @@ import Testing
 
     static func float(_ t: Tensor<Double>) -> Tensor<Float> { Tensor(shape: t.shape, scalars: t.scalars.map { Float($0) }) }
 
+    /// The first element whose difference exceeds its step's bound, if any.
+    func firstViolation(_ out: [Double], _ reference: [Double], _ bounds: [Double], units: Int) -> Int? {
+        zip(out, reference).enumerated().first { n, pair in !(abs(pair.0 - pair.1) <= bounds[n / units]) }?.offset
+    }
+
+    /// Negative control for the step-by-step check: TensorFlow's outputs shifted by one step are caught.
+    @Test func aShiftedReferenceIsCaught() throws {
+        let c = try Self.cases("gru_single.h5")[0]
+        let x = Self.float(c.run.inputs), h0 = Self.float(c.run.initialState), y = Self.float(c.run.outputs)
+        let tolerance = FastModeTolerance(c.weights.fusedForm).bounds(inputs: x, initialState: h0, states: y)
+        let out = StrictFusedCell(c.weights.fusedForm).run(inputs: x, initialState: h0, forcedStates: y)
+        let shifted = Array(c.run.outputs.scalars.dropFirst(4)) + Array(c.run.outputs.scalars.prefix(4))
+        #expect(firstViolation(out.scalars.map(Double.init), shifted, tolerance, units: 4) != nil)
+    }
+
     @Test(arguments: fixtures)
     func strictFormsAreBitwiseIdentical(_ fixture: String) throws {
         for c in try Self.cases(fixture) {
@@ -41,22 +56,15 @@ import Testing
             let tolerance = FastModeTolerance(c.weights.fusedForm).bounds(inputs: x, initialState: h0, states: y)
             let models: [any GRUSequenceModel] = [StrictFusedCell(c.weights.fusedForm), StrictExplicitCell(c.weights.explicitForm),
                                                   FastFusedCell(c.weights.fusedForm), FastExplicitCell(c.weights.explicitForm)]
+            let h = c.weights.dimensions.units
             for model in models {
                 let out = model.run(inputs: x, initialState: h0, forcedStates: y)
-                let h = c.weights.dimensions.units
-                for (n, (a, b)) in zip(out.scalars, c.run.outputs.scalars).enumerated() {
-                    let bound = tolerance[n / h]
-                    if abs(Double(a) - b) > bound {
-                        Issue.record("\(fixture) \(c.run.scope) \(type(of: model)) element \(n): |\(a) - \(b)| > \(bound)")
-                        break
-                    }
-                }
-                let e = ErrorMeasures.between(out.scalars, reference: c.run.outputs.scalars)
+                #expect(firstViolation(out.scalars.map(Double.init), c.run.outputs.scalars, tolerance, units: h) == nil,
+                        "\(fixture) \(c.run.scope) \(type(of: model))")
             }
             let f64 = Float64Cell(c.weights.explicitForm).run(inputs: c.run.inputs, initialState: c.run.initialState,
                                                              forcedStates: c.run.outputs)
-            let e = ErrorMeasures.between(f64.scalars.map { Float($0) }, reference: c.run.outputs.scalars)
-            #expect(e.maxAbsolute < 1e-6, "float64 cell against TensorFlow: \(e.maxAbsolute)")
+            #expect(firstViolation(f64.scalars, c.run.outputs.scalars, tolerance, units: h) == nil, "\(fixture) float64")
         }
     }
 }
