@@ -5,7 +5,8 @@ usage: python3 bench/bench_forward.py [ROUNDS]
 needs: tensorflow-cpu, tf-keras (fixtures/requirements.txt) and a release build of gru-bench:
        swift build -c release --product gru-bench
 """
-import os, platform, subprocess, sys, time
+import os, platform, subprocess, sys, time, warnings
+warnings.filterwarnings("ignore")
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
@@ -17,6 +18,7 @@ bench = os.environ.get("GRU_BENCH", os.path.join(root, ".build", "release", "gru
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 shapes = [(512, 512, 32, 100), (512, 512, 1, 100)]
 tf.compat.v1.disable_eager_execution()
+tf.get_logger().setLevel("ERROR")
 
 
 def tensorflow_ms(i, h, b, t, repeats=5):
@@ -42,7 +44,7 @@ def ours_ms(i, h, b, t):
     result = {}
     for line in out.splitlines():
         name, value = line.split(" ", 1)
-        result[name] = value
+        result[name.rstrip(":")] = value
     return result
 
 

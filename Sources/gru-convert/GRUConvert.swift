@@ -19,9 +19,11 @@ struct GRUConvert: ParsableCommand {
             Examples:
               gru-convert inspect model.h5
               gru-convert inspect model.h5 --format json
+              gru-convert verify model.h5
+              gru-convert verify model.h5 converted_by_hand.h5
             """,
         version: "0.1.0",
-        subcommands: [Inspect.self]
+        subcommands: [Inspect.self, Verify.self]
     )
 
     /// Parses, runs, and exits: 0 on success (and for --help), 2 for bad input or usage.
@@ -57,7 +59,12 @@ enum ExitStatus {
 /// Writes one diagnostic line to stderr, prefixed `error: ` unless the text already carries it.
 func printError(_ message: String) {
     let line = message.lowercased().hasPrefix("error: ") ? "error: " + message.dropFirst(7) : "error: " + message
-    var bytes = Array((line + "\n").utf8)[...]
+    writeToStandardError(line + "\n")
+}
+
+/// Writes text to stderr unbuffered (`write(2)`), without Foundation.
+func writeToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)[...]
     while !bytes.isEmpty {
         let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
         guard written > 0 else { return }

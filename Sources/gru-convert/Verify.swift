@@ -1,0 +1,129 @@
+import ArgumentParser
+import Checkpoint
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `gru-convert verify FILE [OTHER]`: prove that two forms compute the same cell, or show where they part.
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Prove that the fused and explicit forms of each GRU cell compute the same thing.",
+        discussion: """
+            verify FILE: for every GRU cell in FILE, fused or explicit, derive the other form, check that \
+            split then fuse gives back every stored element bit for bit, and run both forms side by side on \
+            seeded random inputs from a non-zero state.
+
+            verify FILE OTHER: FILE is the original, OTHER a conversion of it (by hand or by script). Cells \
+            pair by scope (legacy and current TF names pair up), by order when each file holds one cell, or \
+            by --pair. Tensors are compared first; when they differ the classic mistakes are tried (r/z \
+            swapped, input/state rows swapped, a matrix transposed, tensors zeroed) and named.
+
+            --mode strict (default): both forms sum in the same order, so outputs must be bitwise identical \
+            (and, with OTHER, the tensors too). --mode fast: both forms on the fast path; each step must \
+            agree within a bound derived from float32 error analysis (see the README).
+
+            --reference REF.h5 holds, per cell scope, inputs [B,T,I], initial_state [B,H] and outputs \
+            [B,T,H] (the format of fixtures/*.reference.h5). Each step is checked from the reference's own \
+            previous state; that is the verdict. The free-running trajectory difference is reported beside it.
+
+            Exit status: 0 every cell equivalent, 1 some cell not equivalent, 2 bad input or usage.
+
+            Examples:
+              gru-convert verify fixtures/gru_adam.h5
+              gru-convert verify fixtures/gru_single.h5 fixtures/gru_explicit.h5
+              gru-convert verify fixtures/gru_single.h5 my_split.h5 --pair rnn/gru_cell=decoder/gru
+              gru-convert verify fixtures/gru_legacy.h5 --reference fixtures/gru_legacy.reference.h5 --mode fast
+            """
+    )
+
+    @Argument(help: "The checkpoint to verify (the original, when OTHER is given).")
+    var file: String
+
+    @Argument(help: "A conversion of FILE to check against it.")
+    var other: String?
+
+    @Option(help: "strict: bitwise identical outputs; fast: within the derived float32 bound.")
+    var mode: Mode = .strict
+
+    @Option(help: "Sequences per run (at least 1).")
+    var batch: Int = 8
+
+    @Option(help: "Time steps per sequence (at least 1).")
+    var steps: Int = 32
+
+    @Option(help: "Seed of the random inputs.")
+    var seed: UInt64 = 0
+
+    @Option(name: .customLong("pair"), help: ArgumentHelp("Pair a cell of FILE with one of OTHER.", valueName: "FILE_SCOPE=OTHER_SCOPE"))
+    var pairs: [String] = []
+
+    @Option(help: ArgumentHelp("Reference outputs to check each cell against.", valueName: "REF.h5"))
+    var reference: String?
+
+    @OptionGroup var output: FormatOptions
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable {
+        case strict, fast
+    }
+
+    func validate() throws {
+        guard (1...100_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 100000") }
+        guard (1...100_000).contains(steps) else { throw ValidationError("--steps must be between 1 and 100000") }
+        guard other != nil || pairs.isEmpty else { throw ValidationError("--pair needs OTHER") }
+        for pair in pairs where pair.split(separator: "=", omittingEmptySubsequences: false).count != 2 {
+            throw ValidationError("--pair takes FILE_SCOPE=OTHER_SCOPE, not '\(pair)'")
+        }
+    }
+
+    func run() throws {
+        let options = VerifyOptions(mode: mode == .strict ? .strict : .fast, batch: batch, steps: steps, seed: seed)
+        var verifier = Verifier(options: options)
+        let progress = ProgressLine()
+        verifier.progress = { index, count, scope in progress.show("verifying cell \(index + 1) of \(count): \(scope)") }
+        let checkpoint = try CheckpointFile(readingFrom: file)
+        let referenceFile = try reference.map { try CheckpointFile(readingFrom: $0) }
+        let verdicts: [CellVerdict]
+        if let other {
+            let counterpart = try CheckpointFile(readingFrom: other)
+            let named = pairs.map { pair -> (String, String) in
+                let parts = pair.split(separator: "=", omittingEmptySubsequences: false).map(String.init)
+                return (parts[0], parts[1])
+            }
+            verdicts = try verifier.verify(checkpoint, against: counterpart, pairs: named, reference: referenceFile)
+        } else {
+            verdicts = try verifier.verify(checkpoint, reference: referenceFile)
+        }
+        progress.clear()
+        let report = VerifyReport(options: options, verdicts: verdicts)
+        switch output.format {
+        case .json: try printJSON(report)
+        case .text: print(report.text, terminator: "")
+        }
+        if !report.equivalent { throw ExitCode(ExitStatus.notEquivalent) }
+    }
+}
+
+/// A one-line progress message on stderr, shown only when stderr is a terminal and the work has taken
+/// more than a second; rewritten in place and cleared at the end.
+final class ProgressLine {
+    private let start = ProgressLine.now()
+    private let enabled = isatty(STDERR_FILENO) == 1
+    private var shown = false
+
+    func show(_ message: String) {
+        guard enabled, Self.now() - start > 1 else { return }
+        writeToStandardError("\r\u{1B}[K" + message)
+        shown = true
+    }
+
+    func clear() {
+        if shown { writeToStandardError("\r\u{1B}[K") }
+        shown = false
+    }
+
+    private static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+}
