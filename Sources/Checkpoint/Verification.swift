@@ -313,7 +313,7 @@ public struct Verifier {
             let fits = zip(out.scalars, run.outputs.scalars).enumerated().allSatisfy { n, pair in
                 abs(pair.0 - pair.1) <= bounds[n / d.units]
             }
-            if fits { verdict.diagnosis.append("the reference outputs match a cell with the \(variant.mistake)") }
+            if fits { verdict.diagnosis.append("the reference outputs match a cell with \(variant.mistake)") }
         }
     }
 

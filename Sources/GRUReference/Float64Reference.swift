@@ -25,10 +25,10 @@ public struct Float64Cell: Sendable {
         public var mistake: String {
             switch self {
             case .tensorflow: "TensorFlow's GRUCell"
-            case .resetAfterProduct: "reset applied after the product ((h·Uh)∘r instead of (r∘h)·Uh)"
+            case .resetAfterProduct: "the reset applied after the product ((h·Uh)∘r instead of (r∘h)·Uh)"
             case .recurrentGateTermsDropped: "h·Ur and h·Uz dropped (gates computed from the input alone)"
             case .gatesSwapped: "r and z swapped in the computation"
-            case .updateInverted: "update gate inverted (h' = (1−z)∘h + z∘c)"
+            case .updateInverted: "the update gate inverted (h' = (1−z)∘h + z∘c)"
             }
         }
     }
