@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// End-to-end `verify`: verdicts, exit statuses 0/1/2, and the documented JSON.
+@Suite struct VerifyCommandTests {
+    func json(_ result: CommandResult) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    }
+
+    @Test func oneFileEquivalentExitsZero() throws {
+        let result = try GRUConvertBinary.run("verify", Fixtures.path("gru_stacked.h5"))
+        #expect(result.status == 0)
+        #expect(result.stderr.isEmpty)
+        #expect(result.stdout.contains("rnn/multi_rnn_cell/cell_1/gru_cell: EQUIVALENT"))
+        #expect(result.stdout.contains("bitwise identical"))
+        #expect(result.stdout.hasSuffix("equivalent: 2 of 2 cells\n"))
+    }
+
+    @Test func aMistakeExitsOneWithItsDiagnosis() throws {
+        let result = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"), Fixtures.path("mistakes/rz_swapped.h5"))
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("rnn/gru_cell: NOT EQUIVALENT"))
+        #expect(result.stdout.contains("! r and z swapped (Wr/Wz, Ur/Uz and br/bz exchanged)"))
+    }
+
+    @Test func jsonHasTheDocumentedKeys() throws {
+        let result = try GRUConvertBinary.run("verify", Fixtures.path("gru_legacy.h5"), Fixtures.path("gru_explicit.h5"),
+                                              "--reference", Fixtures.path("gru_legacy.reference.h5"),
+                                              "--batch", "3", "--steps", "5", "--seed", "42", "--format", "json")
+        #expect(result.status == 0)
+        let root = try json(result)
+        #expect(Set(root.keys) == ["equivalent", "mode", "batch", "steps", "seed", "cells"])
+        #expect(root["equivalent"] as? Bool == true)
+        #expect(root["mode"] as? String == "strict")
+        #expect(root["batch"] as? Int == 3 && root["steps"] as? Int == 5 && root["seed"] as? Int == 42)
+        let cell = try #require((root["cells"] as? [[String: Any]])?.first)
+        #expect(Set(cell.keys) == ["scope", "other_scope", "equivalent", "weights_identical", "max_abs_diff",
+                                   "max_ulp_diff", "tolerance", "fused_vs_float64", "explicit_vs_float64", "diagnosis",
+                                   "reference", "timing_ms"])
+        #expect(cell["scope"] as? String == "RNN/GRUCell")
+        #expect(cell["other_scope"] as? String == "rnn/gru_cell")
+        #expect(cell["weights_identical"] as? Bool == true)
+        #expect(cell["max_abs_diff"] as? Double == 0)
+        #expect(cell["max_ulp_diff"] as? Int == 0)
+        #expect(cell["tolerance"] is NSNull)
+        #expect((cell["diagnosis"] as? [String])?.isEmpty == true)
+        let reference = try #require(cell["reference"] as? [String: Any])
+        #expect(Set(reference.keys) == ["step_max_abs_diff", "trajectory_max_abs_diff", "within_tolerance"])
+        let timing = try #require(cell["timing_ms"] as? [String: Any])
+        #expect(Set(timing.keys) == ["fused", "explicit"])
+    }
+
+    @Test func fastModeReportsItsTolerance() throws {
+        let result = try GRUConvertBinary.run("verify", Fixtures.path("gru_adam.h5"), "--mode", "fast", "--format", "json")
+        #expect(result.status == 0)
+        let cell = try #require((try json(result)["cells"] as? [[String: Any]])?.first)
+        let (difference, tolerance) = (try #require(cell["max_abs_diff"] as? Double), try #require(cell["tolerance"] as? Double))
+        #expect(difference <= tolerance)
+        #expect(cell["reference"] is NSNull)
+    }
+
+    @Test func aWrongReferenceExitsOneAndNamesTheCell() throws {
+        let result = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"),
+                                              "--reference", Fixtures.path("mistakes/reset_after.reference.h5"))
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("the reference outputs match a cell with the reset applied after the product"))
+    }
+
+    @Test func problemCellsExitOne() throws {
+        let result = try GRUConvertBinary.run("verify", Fixtures.path("gru_problems.h5"))
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("ok/rnn/gru_cell: EQUIVALENT"))
+        #expect(result.stdout.contains("missing/rnn/gru_cell: NOT EQUIVALENT"))
+    }
+
+    @Test func badInputAndUsageExitTwo() throws {
+        for arguments in [["verify", "/nonexistent.h5"], ["verify", Fixtures.path("gru_single.h5"), "--batch", "0"],
+                          ["verify", Fixtures.path("gru_single.h5"), "--pair", "a=b"],
+                          ["verify", Fixtures.path("gru_single.h5"), Fixtures.path("gru_explicit.h5"), "--pair", "nope"],
+                          ["verify", Fixtures.path("gru_single.h5"), Fixtures.path("gru_explicit.h5"), "--pair", "x=rnn/gru_cell"],
+                          ["verify", Fixtures.path("gru_single.h5"), "--reference", Fixtures.path("gru_stacked.reference.h5")],
+                          ["verify", Fixtures.path("mistakes/dropped.reference.h5")],
+                          ["verify", Fixtures.path("gru_single.h5"), "--mode", "sloppy"]] {
+            let result = try GRUConvertBinary.run(arguments)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stdout.isEmpty, "\(arguments)")
+            #expect(result.stderr.hasPrefix("error: "), "\(arguments): \(result.stderr)")
+        }
+    }
+}
