@@ -12,67 +12,89 @@ func fillWithBias(rows: Int, columns: Int, bias: UnsafePointer<Float>, out: Unsa
     for b in 0..<rows { (out + b * ldo).update(from: bias, count: columns) }
 }
 
-/// The fused form on the fast path: per step, `bg + h·Kg_h + x·Kg_x` and `bc + (r∘h)·Kc_h + x·Kc_x`.
-/// It cannot do better than one pass per step: `Kg` mixes input and state rows in every column.
-public struct FastFusedCell: GRUSequenceModel {
-    public let weights: FusedWeights<Float>
-    public var dimensions: CellDimensions { weights.dimensions }
-    private let gateInput: PackedMatrix, gateState: PackedMatrix
-    private let candidateInput: PackedMatrix, candidateState: PackedMatrix
+/// The four products of one step, packed: `[Wr|Wz]` (the input rows of `Kg`), `[Ur|Uz]` (its state rows),
+/// `Wh` and `Uh` (the input and state rows of `Kc`), and the biases.
+struct PerStepWeights {
+    let gateInput: PackedMatrix, gateState: PackedMatrix
+    let candidateInput: PackedMatrix, candidateState: PackedMatrix
+    let gateBias: [Float], candidateBias: [Float]
+}
 
-    public init(_ weights: FusedWeights<Float>) {
-        self.weights = weights
-        let i = weights.dimensions.inputSize, h = weights.dimensions.units
-        gateInput = PackedMatrix(weights[.gateKernel], rows: 0..<i)
-        gateState = PackedMatrix(weights[.gateKernel], rows: i..<(i + h))
-        candidateInput = PackedMatrix(weights[.candidateKernel], rows: 0..<i)
-        candidateState = PackedMatrix(weights[.candidateKernel], rows: i..<(i + h))
-    }
-
-    public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
-        let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
-        let (h, batch) = (dimensions.units, layout.batch)
-        let workers = workerCount(rows: batch, dimensions: dimensions)
-        var scratch = StepScratch(batch: batch, units: h)
-        return weights[.gateBias].scalars.withUnsafeBufferPointer { bg in
-            weights[.candidateBias].scalars.withUnsafeBufferPointer { bc in
-                scratch.withPointers { g, c, rh in
-                    runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates,
-                             layout: layout) { _, x, ldx, state, ldh, out, ldo in
-                        fillWithBias(rows: batch, columns: 2 * h, bias: bg.baseAddress!, out: g, ldo: 2 * h)
-                        computeStage([StrictProduct(terms: [.init(a: state, lda: ldh, w: gateState),
-                                                            .init(a: x, lda: ldx, w: gateInput)],
-                                                    bias: nil, out: g, ldo: 2 * h, columns: 2 * h, startsFromZero: false)],
-                                     rows: batch, workers: workers) { _, range in
-                            activate(gk_sigmoid, rows: batch, columns: range, g, stride: 2 * h)
-                            resetState(rows: batch, columns: range.clamped(to: 0..<h), r: g, ldr: 2 * h, h: state, ldh: ldh,
-                                       out: rh, ldo: h)
-                        }
-                        fillWithBias(rows: batch, columns: h, bias: bc.baseAddress!, out: c, ldo: h)
-                        computeStage([StrictProduct(terms: [.init(a: rh, lda: h, w: candidateState),
-                                                            .init(a: x, lda: ldx, w: candidateInput)],
-                                                    bias: nil, out: c, ldo: h, columns: h, startsFromZero: false)],
-                                     rows: batch, workers: workers) { _, range in
-                            activate(gk_tanh, rows: batch, columns: range, c, stride: h)
-                            combine(rows: batch, columns: range, z: g + h, ldz: 2 * h, h: state, ldh: ldh,
-                                    c: c, ldc: h, out: out, ldo: ldo)
-                        }
-                    }
+/// The fast path one step at a time: `b + h·U + x·W` when `stateFirst`, else `b + x·W + h·U`, for the
+/// gates and the candidate.
+func runPerStep(_ w: PerStepWeights, stateFirst: Bool, inputs: Tensor<Float>, initialState: Tensor<Float>,
+                forcedStates: Tensor<Float>?, layout: SequenceLayout, dimensions: CellDimensions) -> Tensor<Float> {
+    let h = dimensions.units
+    let plan = RunPlan(batch: layout.batch, dimensions: dimensions)
+    return w.gateBias.withUnsafeBufferPointer { bg in
+        w.candidateBias.withUnsafeBufferPointer { bc in
+            runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates, layout: layout,
+                     plan: plan) { s in
+                let (g, c, rh) = (s.scratch.gates, s.scratch.candidate, s.scratch.reset)
+                func terms(_ input: StrictProduct.Term, _ state: StrictProduct.Term) -> [StrictProduct.Term] {
+                    stateFirst ? [state, input] : [input, state]
+                }
+                fillWithBias(rows: s.rows, columns: 2 * h, bias: bg.baseAddress!, out: g, ldo: 2 * h)
+                computeStage([StrictProduct(terms: terms(.init(a: s.x, lda: s.ldx, w: w.gateInput),
+                                                         .init(a: s.h, lda: s.ldh, w: w.gateState)),
+                                            bias: nil, out: g, ldo: 2 * h, columns: 2 * h, startsFromZero: false)],
+                             rows: s.rows, workers: s.workers) { _, range in
+                    activate(gk_sigmoid, rows: s.rows, columns: range, g, stride: 2 * h)
+                    resetState(rows: s.rows, columns: range.clamped(to: 0..<h), r: g, ldr: 2 * h, h: s.h, ldh: s.ldh,
+                               out: rh, ldo: h)
+                }
+                fillWithBias(rows: s.rows, columns: h, bias: bc.baseAddress!, out: c, ldo: h)
+                computeStage([StrictProduct(terms: terms(.init(a: s.x, lda: s.ldx, w: w.candidateInput),
+                                                         .init(a: rh, lda: h, w: w.candidateState)),
+                                            bias: nil, out: c, ldo: h, columns: h, startsFromZero: false)],
+                             rows: s.rows, workers: s.workers) { _, range in
+                    activate(gk_tanh, rows: s.rows, columns: range, c, stride: h)
+                    combine(rows: s.rows, columns: range, z: g + h, ldz: 2 * h, h: s.h, ldh: s.ldh,
+                            c: c, ldc: h, out: s.out, ldo: s.ldo)
                 }
             }
         }
     }
 }
 
+/// The fused form on the fast path: per step, `bg + h·Kg_h + x·Kg_x` and `bc + (r∘h)·Kc_h + x·Kc_x`.
+/// It cannot do better than one pass per step: `Kg` mixes input and state rows in every column.
+public struct FastFusedCell: GRUSequenceModel {
+    public let weights: FusedWeights<Float>
+    public var dimensions: CellDimensions { weights.dimensions }
+    private let packed: PerStepWeights
+
+    public init(_ weights: FusedWeights<Float>) {
+        self.weights = weights
+        let i = weights.dimensions.inputSize, h = weights.dimensions.units
+        packed = PerStepWeights(
+            gateInput: PackedMatrix(weights[.gateKernel], rows: 0..<i),
+            gateState: PackedMatrix(weights[.gateKernel], rows: i..<(i + h)),
+            candidateInput: PackedMatrix(weights[.candidateKernel], rows: 0..<i),
+            candidateState: PackedMatrix(weights[.candidateKernel], rows: i..<(i + h)),
+            gateBias: weights[.gateBias].scalars, candidateBias: weights[.candidateBias].scalars)
+    }
+
+    public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
+        let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
+        return runPerStep(packed, stateFirst: true, inputs: inputs, initialState: initialState, forcedStates: forcedStates,
+                          layout: layout, dimensions: dimensions)
+    }
+}
+
 /// The explicit form on the fast path. What the fused form cannot do: the input projections of all
 /// steps, `[br|bz|bh] + X·[Wr|Wz|Wh]`, are one large product before the loop, which then only needs
-/// `h·[Ur|Uz]` and `(r∘h)·Uh`, with the activations done by the thread that computed each block of columns.
+/// `h·[Ur|Uz]` and `(r∘h)·Uh`. That pays when the batch is small and each step's products are too thin
+/// to run at full speed; with a batch large enough to give every core whole sequences, the per-step
+/// products already run near the machine's peak, and the hoisted product's memory traffic costs more
+/// than it saves (bench/README.md), so the cell then works step by step (`b + x·W + h·U`).
 public struct FastExplicitCell: GRUSequenceModel {
     public let weights: ExplicitWeights<Float>
     public var dimensions: CellDimensions { weights.dimensions }
     /// `[Wr|Wz|Wh]` `[I, 3H]`, `[Ur|Uz]` `[H, 2H]` and `Uh`, packed once; `[br|bz|bh]` side by side.
     private let inputKernel: PackedMatrix, stateGates: PackedMatrix, stateCandidate: PackedMatrix
     private let inputBias: [Float]
+    private let perStep: PerStepWeights
 
     public init(_ weights: ExplicitWeights<Float>) {
         self.weights = weights
@@ -84,20 +106,27 @@ public struct FastExplicitCell: GRUSequenceModel {
         inputBias = sideBySide([.br, .bz, .bh], rows: 1)
         stateGates = PackedMatrix(Tensor(shape: [h, 2 * h], scalars: sideBySide([.Ur, .Uz], rows: h)))
         stateCandidate = PackedMatrix(weights[.Uh])
+        perStep = PerStepWeights(
+            gateInput: PackedMatrix(Tensor(shape: [i, 2 * h], scalars: sideBySide([.Wr, .Wz], rows: i))),
+            gateState: stateGates, candidateInput: PackedMatrix(weights[.Wh]), candidateState: stateCandidate,
+            gateBias: sideBySide([.br, .bz], rows: 1), candidateBias: weights[.bh].scalars)
     }
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
         let (i, h, batch, steps) = (dimensions.inputSize, dimensions.units, layout.batch, layout.steps)
         guard batch > 0, steps > 0 else { return Tensor(shape: [batch, steps, h], scalars: []) }
-        let workers = workerCount(rows: batch, dimensions: dimensions)
+        let plan = RunPlan(batch: batch, dimensions: dimensions)
+        if plan.rowChunks.count > 1 {
+            return runPerStep(perStep, stateFirst: false, inputs: inputs, initialState: initialState,
+                              forcedStates: forcedStates, layout: layout, dimensions: dimensions)
+        }
         // Row b·T + t holds step t of sequence b: [br + x·Wr | bz + x·Wz | bh + x·Wh].
         var projected = [Float](repeating: 0, count: batch * steps * 3 * h)
-        var reset = [Float](repeating: 0, count: batch * h)
         let (inputMatrix, gatesMatrix, candidateMatrix) = (inputKernel, stateGates, stateCandidate)
         return projected.withUnsafeMutableBufferPointer { xp in
-            reset.withUnsafeMutableBufferPointer { rh in
-                let xp = xp.baseAddress!, rh = rh.baseAddress!
+            do {
+                let xp = xp.baseAddress!
                 inputBias.withUnsafeBufferPointer {
                     fillWithBias(rows: batch * steps, columns: 3 * h, bias: $0.baseAddress!, out: xp, ldo: 3 * h)
                 }
@@ -108,22 +137,22 @@ public struct FastExplicitCell: GRUSequenceModel {
                                  rowBlock: 128)
                 }
                 let ldp = steps * 3 * h
-                return runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates,
-                                layout: layout) { t, _, _, state, ldh, out, ldo in
-                    let g = xp + t * 3 * h, c = g + 2 * h
-                    computeStage([StrictProduct(terms: [.init(a: state, lda: ldh, w: gatesMatrix)], bias: nil,
+                return runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates, layout: layout,
+                                plan: plan) { s in
+                    let g = xp + (s.firstRow * steps + s.t) * 3 * h, c = g + 2 * h, rh = s.scratch.reset
+                    computeStage([StrictProduct(terms: [.init(a: s.h, lda: s.ldh, w: gatesMatrix)], bias: nil,
                                                 out: g, ldo: ldp, columns: 2 * h, startsFromZero: false)],
-                                 rows: batch, workers: workers) { _, range in
-                        activate(gk_sigmoid, rows: batch, columns: range, g, stride: ldp)
-                        resetState(rows: batch, columns: range.clamped(to: 0..<h), r: g, ldr: ldp, h: state, ldh: ldh,
+                                 rows: s.rows, workers: s.workers) { _, range in
+                        activate(gk_sigmoid, rows: s.rows, columns: range, g, stride: ldp)
+                        resetState(rows: s.rows, columns: range.clamped(to: 0..<h), r: g, ldr: ldp, h: s.h, ldh: s.ldh,
                                    out: rh, ldo: h)
                     }
                     computeStage([StrictProduct(terms: [.init(a: rh, lda: h, w: candidateMatrix)], bias: nil,
                                                 out: c, ldo: ldp, columns: h, startsFromZero: false)],
-                                 rows: batch, workers: workers) { _, range in
-                        activate(gk_tanh, rows: batch, columns: range, c, stride: ldp)
-                        combine(rows: batch, columns: range, z: g + h, ldz: ldp, h: state, ldh: ldh,
-                                c: c, ldc: ldp, out: out, ldo: ldo)
+                                 rows: s.rows, workers: s.workers) { _, range in
+                        activate(gk_tanh, rows: s.rows, columns: range, c, stride: ldp)
+                        combine(rows: s.rows, columns: range, z: g + h, ldz: ldp, h: s.h, ldh: s.ldh,
+                                c: c, ldc: ldp, out: s.out, ldo: s.ldo)
                     }
                 }
             }

@@ -10,23 +10,24 @@ final class PackedMatrix: @unchecked Sendable {
     let depth: Int, columns: Int
     let storage: UnsafeMutablePointer<Float>
 
-    /// Packs rows `0..<depth` of a row-major matrix with row stride `ldw` (columns `0..<columns`).
-    init(depth: Int, columns: Int, from w: UnsafePointer<Float>, ldw: Int) {
+    /// Room for a packed `[depth, columns]` matrix, cache-line aligned so that no 64-byte load of a panel
+    /// row straddles two lines; `gk_pack` fills it.
+    private init(depth: Int, columns: Int) {
         self.depth = depth
         self.columns = columns
-        let count = gk_packed_size(depth, columns)
-        storage = .allocate(capacity: max(count, 1))
-        gk_pack(depth, columns, w, ldw, storage)
+        let count = max(gk_packed_size(depth, columns), 1)
+        storage = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
     }
 
+    /// Packs rows `rows` (all by default) of a row-major matrix tensor.
     convenience init(_ tensor: Tensor<Float>, rows: Range<Int>? = nil) {
         let width = tensor.shape.last!
         let rows = rows ?? 0..<(tensor.scalars.count / width)
-        self.init(depth: rows.count, columns: width, fromRowMajor: tensor.scalars, offset: rows.lowerBound * width)
-    }
-
-    private convenience init(depth: Int, columns: Int, fromRowMajor scalars: [Float], offset: Int) {
-        self.init(depth: depth, columns: columns, from: scalars.withUnsafeBufferPointer { $0.baseAddress! + offset }, ldw: columns)
+        self.init(depth: rows.count, columns: width)
+        tensor.scalars.withUnsafeBufferPointer { w in
+            gk_pack(rows.count, width, w.baseAddress! + rows.lowerBound * width, width, storage)
+        }
     }
 
     deinit { storage.deallocate() }
@@ -192,30 +193,28 @@ public struct StrictFusedCell: GRUSequenceModel {
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
-        let (h, batch) = (dimensions.units, layout.batch)
-        let workers = workerCount(rows: batch, dimensions: dimensions)
-        var scratch = StepScratch(batch: batch, units: h)
+        let h = dimensions.units
+        let plan = RunPlan(batch: layout.batch, dimensions: dimensions)
         return weights[.gateBias].scalars.withUnsafeBufferPointer { bg in
             weights[.candidateBias].scalars.withUnsafeBufferPointer { bc in
-                scratch.withPointers { g, c, rh in
-                    runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates,
-                             layout: layout) { _, x, ldx, state, ldh, out, ldo in
-                        computeStage([StrictProduct(terms: [.init(a: x, lda: ldx, w: gateInput),
-                                                            .init(a: state, lda: ldh, w: gateState)],
-                                                    bias: bg.baseAddress!, out: g, ldo: 2 * h, columns: 2 * h)],
-                                     rows: batch, workers: workers) { _, range in
-                            activate(gk_sigmoid, rows: batch, columns: range, g, stride: 2 * h)
-                            let reset = range.clamped(to: 0..<h)
-                            resetState(rows: batch, columns: reset, r: g, ldr: 2 * h, h: state, ldh: ldh, out: rh, ldo: h)
-                        }
-                        computeStage([StrictProduct(terms: [.init(a: x, lda: ldx, w: candidateInput),
-                                                            .init(a: rh, lda: h, w: candidateState)],
-                                                    bias: bc.baseAddress!, out: c, ldo: h, columns: h)],
-                                     rows: batch, workers: workers) { _, range in
-                            activate(gk_tanh, rows: batch, columns: range, c, stride: h)
-                            combine(rows: batch, columns: range, z: g + h, ldz: 2 * h, h: state, ldh: ldh,
-                                    c: c, ldc: h, out: out, ldo: ldo)
-                        }
+                runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates, layout: layout,
+                         plan: plan) { s in
+                    let (g, c, rh) = (s.scratch.gates, s.scratch.candidate, s.scratch.reset)
+                    computeStage([StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: gateInput),
+                                                        .init(a: s.h, lda: s.ldh, w: gateState)],
+                                                bias: bg.baseAddress!, out: g, ldo: 2 * h, columns: 2 * h)],
+                                 rows: s.rows, workers: s.workers) { _, range in
+                        activate(gk_sigmoid, rows: s.rows, columns: range, g, stride: 2 * h)
+                        resetState(rows: s.rows, columns: range.clamped(to: 0..<h), r: g, ldr: 2 * h, h: s.h, ldh: s.ldh,
+                                   out: rh, ldo: h)
+                    }
+                    computeStage([StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: candidateInput),
+                                                        .init(a: rh, lda: h, w: candidateState)],
+                                                bias: bc.baseAddress!, out: c, ldo: h, columns: h)],
+                                 rows: s.rows, workers: s.workers) { _, range in
+                        activate(gk_tanh, rows: s.rows, columns: range, c, stride: h)
+                        combine(rows: s.rows, columns: range, z: g + h, ldz: 2 * h, h: s.h, ldh: s.ldh,
+                                c: c, ldc: h, out: s.out, ldo: s.ldo)
                     }
                 }
             }
@@ -239,59 +238,37 @@ public struct StrictExplicitCell: GRUSequenceModel {
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
-        let (h, batch) = (dimensions.units, layout.batch)
-        let workers = workerCount(rows: batch, dimensions: dimensions)
-        var scratch = StepScratch(batch: batch, units: h)
+        let h = dimensions.units
+        let plan = RunPlan(batch: layout.batch, dimensions: dimensions)
         let (p, w) = (packed, weights)
         return w[.br].scalars.withUnsafeBufferPointer { br in
             w[.bz].scalars.withUnsafeBufferPointer { bz in
                 w[.bh].scalars.withUnsafeBufferPointer { bh in
-                    scratch.withPointers { g, c, rh in
-                        runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates,
-                                 layout: layout) { _, x, ldx, state, ldh, out, ldo in
-                            // r and z side by side in one buffer, as in the fused form.
-                            let gates = [
-                                StrictProduct(terms: [.init(a: x, lda: ldx, w: p[.Wr]!), .init(a: state, lda: ldh, w: p[.Ur]!)],
-                                              bias: br.baseAddress!, out: g, ldo: 2 * h, columns: h),
-                                StrictProduct(terms: [.init(a: x, lda: ldx, w: p[.Wz]!), .init(a: state, lda: ldh, w: p[.Uz]!)],
-                                              bias: bz.baseAddress!, out: g + h, ldo: 2 * h, columns: h),
-                            ]
-                            computeStage(gates, rows: batch, workers: workers) { product, range in
-                                activate(gk_sigmoid, rows: batch, columns: range, gates[product].out, stride: 2 * h)
-                                if product == 0 {
-                                    resetState(rows: batch, columns: range, r: g, ldr: 2 * h, h: state, ldh: ldh, out: rh, ldo: h)
-                                }
+                    runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates, layout: layout,
+                             plan: plan) { s in
+                        let (g, c, rh) = (s.scratch.gates, s.scratch.candidate, s.scratch.reset)
+                        // r and z side by side in one buffer, as in the fused form.
+                        let gates = [
+                            StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: p[.Wr]!), .init(a: s.h, lda: s.ldh, w: p[.Ur]!)],
+                                          bias: br.baseAddress!, out: g, ldo: 2 * h, columns: h),
+                            StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: p[.Wz]!), .init(a: s.h, lda: s.ldh, w: p[.Uz]!)],
+                                          bias: bz.baseAddress!, out: g + h, ldo: 2 * h, columns: h),
+                        ]
+                        computeStage(gates, rows: s.rows, workers: s.workers) { product, range in
+                            activate(gk_sigmoid, rows: s.rows, columns: range, gates[product].out, stride: 2 * h)
+                            if product == 0 {
+                                resetState(rows: s.rows, columns: range, r: g, ldr: 2 * h, h: s.h, ldh: s.ldh, out: rh, ldo: h)
                             }
-                            computeStage([StrictProduct(terms: [.init(a: x, lda: ldx, w: p[.Wh]!), .init(a: rh, lda: h, w: p[.Uh]!)],
-                                                        bias: bh.baseAddress!, out: c, ldo: h, columns: h)],
-                                         rows: batch, workers: workers) { _, range in
-                                activate(gk_tanh, rows: batch, columns: range, c, stride: h)
-                                combine(rows: batch, columns: range, z: g + h, ldz: 2 * h, h: state, ldh: ldh,
-                                        c: c, ldc: h, out: out, ldo: ldo)
-                            }
+                        }
+                        computeStage([StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: p[.Wh]!), .init(a: rh, lda: h, w: p[.Uh]!)],
+                                                    bias: bh.baseAddress!, out: c, ldo: h, columns: h)],
+                                     rows: s.rows, workers: s.workers) { _, range in
+                            activate(gk_tanh, rows: s.rows, columns: range, c, stride: h)
+                            combine(rows: s.rows, columns: range, z: g + h, ldz: 2 * h, h: s.h, ldh: s.ldh,
+                                    c: c, ldc: h, out: s.out, ldo: s.ldo)
                         }
                     }
                 }
-            }
-        }
-    }
-}
-
-/// Per-step buffers: the gates `[B, 2H]` (r then z), the candidate `[B, H]` and `r∘h` `[B, H]`.
-struct StepScratch {
-    var gates: [Float], candidate: [Float], reset: [Float]
-
-    init(batch: Int, units: Int) {
-        gates = Array(repeating: 0, count: max(1, batch * 2 * units))
-        candidate = Array(repeating: 0, count: max(1, batch * units))
-        reset = Array(repeating: 0, count: max(1, batch * units))
-    }
-
-    mutating func withPointers<R>(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
-                                           UnsafeMutablePointer<Float>) -> R) -> R {
-        gates.withUnsafeMutableBufferPointer { g in
-            candidate.withUnsafeMutableBufferPointer { c in
-                reset.withUnsafeMutableBufferPointer { rh in body(g.baseAddress!, c.baseAddress!, rh.baseAddress!) }
             }
         }
     }

@@ -49,17 +49,12 @@ import Glibc
         #expect(values[0] == -1 && values[1] == 1 && values[2].isNaN && values[3] == 1 && values[4] == -1)
     }
 
-    /// The instruction-set variants of the activations give the same bits (no contraction anywhere).
-    @Test func activationVariantsAgreeBitwise() {
-        let values = sweep(-30, 30, count: 10_001)
-        var a = values, b = values
-        gk_sigmoid(&a, a.count)
-        gk_sigmoid_baseline(&b, b.count)
-        #expect(ErrorMeasures.between(a, b).isBitwiseIdentical)
-        a = values; b = values
-        gk_tanh(&a, a.count)
-        gk_tanh_baseline(&b, b.count)
-        #expect(ErrorMeasures.between(a, b).isBitwiseIdentical)
+    /// The portable variants (separate multiplies and adds, used where the CPU has no FMA) meet the same
+    /// bounds; their bits may differ from the FMA variants', which is why the strict path promises bitwise
+    /// equality between the two forms on one machine, not across machines.
+    @Test func portableActivationsMeetTheSameBounds() {
+        #expect(maxULP(sweep(-80, 80), gk_sigmoid_baseline) { 1 / (1 + Glibc.exp(-$0)) } <= 3)
+        #expect(maxULP(sweep(-20, 20), gk_tanh_baseline, Glibc.tanh) <= 3)
     }
 
     // MARK: - ULPs and error measures
