@@ -20,6 +20,8 @@ static inline hid_t gc_default_plist(void) { return H5P_DEFAULT; }
 static inline hid_t gc_all_space(void) { return H5S_ALL; }
 /// `H5F_ACC_RDONLY`: open a file read-only.
 static inline unsigned gc_file_access_read_only(void) { return H5F_ACC_RDONLY; }
+/// `H5F_ACC_EXCL`: create a file, failing if it exists.
+static inline unsigned gc_file_access_exclusive(void) { return H5F_ACC_EXCL; }
 /// `H5T_NATIVE_FLOAT`: the memory type of a Swift `Float`.
 static inline hid_t gc_native_float(void) { return H5T_NATIVE_FLOAT; }
 /// `H5T_NATIVE_DOUBLE`: the memory type of a Swift `Double`.
@@ -92,6 +94,34 @@ static inline herr_t gc_visit_objects(hid_t location, gc_object_visitor visit, v
 #else
     return H5Ovisit2(location, H5_INDEX_NAME, H5_ITER_INC, gc_visit_trampoline, &state, H5O_INFO_BASIC);
 #endif
+}
+
+// MARK: - Writing
+
+/// A new link creation property list (`H5P_LINK_CREATE`) that creates missing intermediate groups.
+static inline hid_t gc_link_create_plist_with_intermediate_groups(void) {
+    hid_t plist = H5Pcreate(H5P_LINK_CREATE);
+    if (plist < 0) return plist;
+    if (H5Pset_create_intermediate_group(plist, 1) < 0) { H5Pclose(plist); return -1; }
+    return plist;
+}
+
+/// What `gc_visit_attributes` reports for each attribute of an object: its name.
+typedef int (*gc_attribute_visitor)(const char *name, void *context);
+
+typedef struct { gc_attribute_visitor visit; void *context; } gc_attribute_state;
+
+static herr_t gc_attribute_trampoline(hid_t location, const char *name, const H5A_info_t *info, void *data) {
+    (void)location; (void)info;
+    gc_attribute_state *state = (gc_attribute_state *)data;
+    return state->visit(name, state->context);
+}
+
+/// Visits the attributes of `object` in increasing name order (`H5Aiterate2`).
+static inline herr_t gc_visit_attributes(hid_t object, gc_attribute_visitor visit, void *context) {
+    gc_attribute_state state = { visit, context };
+    hsize_t index = 0;
+    return H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, &index, gc_attribute_trampoline, &state);
 }
 
 // MARK: - Variable-length strings

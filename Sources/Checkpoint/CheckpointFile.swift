@@ -61,17 +61,30 @@ public final class CheckpointFile {
 
     /// The paths of all datasets, without the leading `/`, in increasing name order.
     public func datasetNames() throws -> [String] {
-        final class Collector { var names: [String] = [] }
+        try objectNames().filter { $0.type == H5O_TYPE_DATASET }.map(\.name)
+    }
+
+    /// The paths of all groups but the root, in increasing name order.
+    func groupNames() throws -> [String] {
+        try objectNames().filter { $0.type == H5O_TYPE_GROUP }.map(\.name)
+    }
+
+    /// Every object reachable by hard links, once each, in name order (`H5Ovisit`), without the root.
+    private func objectNames() throws -> [(name: String, type: H5O_type_t)] {
+        final class Collector { var objects: [(name: String, type: H5O_type_t)] = [] }
         let collector = Collector()
         let visitor: gc_object_visitor = { name, type, context in
-            guard let name, let context, type == H5O_TYPE_DATASET else { return 0 }
-            Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().names.append(String(cString: name))
+            guard let name, let context else { return 0 }
+            let text = String(cString: name)
+            if text != "." {
+                Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().objects.append((text, type))
+            }
             return 0
         }
         _ = try HDF5Library.call("list the objects in the file", file: path) {
             gc_visit_objects(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
         }
-        return collector.names
+        return collector.objects
     }
 
     /// The type and shape of one dataset, without reading its data.
@@ -149,6 +162,48 @@ public final class CheckpointFile {
             while text.last == UInt8(ascii: " ") { text = text.dropLast() }
         }
         return String(decoding: text, as: UTF8.self)
+    }
+
+    // MARK: - Raw access, for conversion
+
+    /// The HDF5 file identifier, for `H5Ocopy` out of this file.
+    var fileID: hid_t { file.id }
+
+    /// Opens any object by path (`""` is the root; `H5Oopen`).
+    func openObject(_ name: String) throws -> HDF5Handle {
+        HDF5Handle(try call("open the object", name.isEmpty ? "/" : name) {
+            H5Oopen(file.id, name.isEmpty ? "/" : name, gc_default_plist())
+        }, .object, parent: file)
+    }
+
+    /// The names of an object's attributes in name order (`H5Aiterate2`).
+    func attributeNames(of object: HDF5Handle, _ name: String) throws -> [String] {
+        final class Collector { var names: [String] = [] }
+        let collector = Collector()
+        let visitor: gc_attribute_visitor = { name, context in
+            guard let name, let context else { return 0 }
+            Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().names.append(String(cString: name))
+            return 0
+        }
+        _ = try call("list the attributes", name.isEmpty ? "/" : name) {
+            gc_visit_attributes(object.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
+        }
+        return collector.names
+    }
+
+    /// A dataset opened for raw reading, with its stored type.
+    func openForRawReading(_ name: String) throws -> (dataset: HDF5Handle, type: HDF5Handle) {
+        let dataset = try openDataset(name)
+        let type = try HDF5Handle(call("read the type", name) { H5Dget_type(dataset.id) }, .datatype)
+        return (dataset, type)
+    }
+
+    /// Reads rows `rows` of a rank-1 or rank-2 dataset as raw elements of its stored type (no conversion).
+    func readRows(_ dataset: HDF5Handle, name: String, shape: [Int], rows: Range<Int>, type: HDF5Handle,
+                  into bytes: UnsafeMutableRawPointer) throws {
+        try HDF5Blocks.transfer(dataset: dataset, name: name, file: path, shape: shape, rows: rows, type: type) {
+            memory, fileSpace in H5Dread(dataset.id, type.id, memory, fileSpace, gc_default_plist(), bytes)
+        }
     }
 
     // MARK: - Helpers

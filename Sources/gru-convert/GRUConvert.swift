@@ -23,7 +23,7 @@ struct GRUConvert: ParsableCommand {
               gru-convert verify model.h5 converted_by_hand.h5
             """,
         version: "0.1.0",
-        subcommands: [Inspect.self, Verify.self]
+        subcommands: [Inspect.self, Verify.self, Convert.self]
     )
 
     /// Parses, runs, and exits: 0 on success (and for --help), 2 for bad input or usage.

@@ -19,4 +19,21 @@ public enum ScopeNames {
             }
         }.joined(separator: "/")
     }
+
+    /// The scope with every standard TF >= 1.2 component replaced by its TF <= 0.12 name.
+    public static func legacy(_ scope: String) -> String {
+        scope.split(separator: "/", omittingEmptySubsequences: false).map { component -> String in
+            switch component {
+            case "rnn": return "RNN"
+            case "multi_rnn_cell": return "MultiRNNCell"
+            case "bidirectional_rnn": return "BiRNN"
+            case "fw": return "FW"
+            case "bw": return "BW"
+            case "gru_cell": return "GRUCell"
+            default:
+                if component.hasPrefix("cell_"), let n = Int(component.dropFirst(5)), n >= 0 { return "Cell\(n)" }
+                return String(component)
+            }
+        }.joined(separator: "/")
+    }
 }

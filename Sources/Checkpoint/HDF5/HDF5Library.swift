@@ -52,7 +52,7 @@ enum HDF5Library {
 /// Owns one HDF5 identifier and closes it, with the call that matches its kind, when released.
 final class HDF5Handle {
     /// Which `H5*close` releases the identifier.
-    enum Kind { case file, group, dataset, datatype, dataspace, attribute, propertyList }
+    enum Kind { case file, group, dataset, datatype, dataspace, attribute, propertyList, object }
 
     let id: hid_t
     let kind: Kind
@@ -76,6 +76,7 @@ final class HDF5Handle {
             case .dataspace: _ = H5Sclose(id)
             case .attribute: _ = H5Aclose(id)
             case .propertyList: _ = H5Pclose(id)
+            case .object: _ = H5Oclose(id)
             }
         }
     }

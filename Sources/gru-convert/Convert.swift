@@ -1,0 +1,77 @@
+import ArgumentParser
+import Checkpoint
+
+/// `gru-convert convert INPUT OUTPUT`: split fused GRU cells into explicit per-gate tensors, or fuse them back.
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Split fused GRU cells into Wr Wz Wh Ur Uz Uh br bz bh (or fuse them back), losing nothing.",
+        discussion: """
+            Every GRU cell (or each --cell) is written in the chosen form under its scope; its optimizer \
+            slots are converted alongside (gates/kernel/Adam:0 becomes Wr/Adam:0 ...), so training can \
+            resume. Every other dataset is copied whole (values, type, shape, attributes, chunking, \
+            compression), and group and file attributes are kept. Values move as raw elements: float16, \
+            float32 and float64 come out bit-identical, and a split followed by a fuse gives back the input.
+
+            --names keep (default) keeps each cell's scope; fusing returns a split cell to the names and \
+            layout it was split from. --names tf writes TF >= 1.2 names and scopes (RNN -> rnn, \
+            MultiRNNCell/CellN -> multi_rnn_cell/cell_N, BiRNN/FW -> bidirectional_rnn/fw, GRUCell -> \
+            gru_cell, Gates/Linear/Matrix -> gates/kernel); --names legacy the TF <= 0.12 ones. \
+            --to fused --names tf renames a legacy checkpoint without splitting it.
+
+            OUTPUT is written to a temporary file beside it and moved into place when complete. An existing \
+            OUTPUT is refused unless --force; OUTPUT that is INPUT is always refused. INPUT is only read.
+
+            Examples:
+              gru-convert convert model.h5 model_explicit.h5
+              gru-convert convert model_explicit.h5 model_again.h5 --to fused
+              gru-convert convert old_0.12.h5 renamed.h5 --to fused --names tf --dry-run
+              gru-convert convert model.h5 out.h5 --cell rnn/multi_rnn_cell/cell_0/gru_cell
+            """
+    )
+
+    @Argument(help: "The checkpoint to read.")
+    var input: String
+
+    @Argument(help: "The checkpoint to write.")
+    var output: String
+
+    @Option(help: "explicit: Wr Wz Wh Ur Uz Uh br bz bh; fused: TensorFlow GRUCell variables.")
+    var to: Target = .explicit
+
+    @Option(help: "keep: each cell's scope (and, fusing, its original layout); tf: TF >= 1.2 names; legacy: TF <= 0.12 names.")
+    var names: Names = .keep
+
+    @Option(name: .customLong("cell"), help: ArgumentHelp("Convert only this cell (repeatable).", valueName: "SCOPE"))
+    var cells: [String] = []
+
+    @Flag(help: "Replace OUTPUT if it exists.")
+    var force = false
+
+    @Flag(help: "Print what would be written, without writing.")
+    var dryRun = false
+
+    @OptionGroup var output_: FormatOptions
+
+    enum Target: String, ExpressibleByArgument, CaseIterable { case explicit, fused }
+    enum Names: String, ExpressibleByArgument, CaseIterable { case keep, tf, legacy }
+
+    func run() throws {
+        let file = try CheckpointFile(readingFrom: input)
+        let options = ConversionOptions(target: to == .explicit ? .explicit : .fused,
+                                        names: NameStyle(rawValue: names.rawValue)!, cells: cells)
+        let plan = try ConversionPlan.make(for: file, options: options)
+        var bytes: Int? = nil
+        if !dryRun {
+            var converter = Converter()
+            let progress = ProgressLine()
+            converter.progress = { index, count, scope in progress.show("converting cell \(index + 1) of \(count): \(scope)") }
+            bytes = try converter.write(plan, from: file, to: output, force: force).bytes
+            progress.clear()
+        }
+        let report = ConvertReport(input: input, output: output, options: options, plan: plan, bytes: bytes)
+        switch output_.format {
+        case .json: try printJSON(report)
+        case .text: print(report.text, terminator: "")
+        }
+    }
+}
