@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// End-to-end `convert`: the mapping printed, the JSON, and refusals that leave nothing behind.
+@Suite struct ConvertCommandTests {
+    func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gru-convert-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    @Test func dryRunPrintsTheRenamingAndWritesNothing() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("renamed.h5").path
+        let result = try GRUConvertBinary.run("convert", Fixtures.path("gru_stacked_legacy.h5"), out,
+                                              "--to", "fused", "--names", "tf", "--dry-run")
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("RNN/MultiRNNCell/Cell0/GRUCell -> rnn/multi_rnn_cell/cell_0/gru_cell: tf-legacy-gru-cell -> tf-gru-cell"))
+        #expect(result.stdout.contains("  RNN/MultiRNNCell/Cell1/GRUCell/Gates/Linear/Matrix -> rnn/multi_rnn_cell/cell_1/gru_cell/gates/kernel"))
+        #expect(result.stdout.hasSuffix("dry run, nothing written: 2 cells converted, 0 other datasets copied to \(out)\n"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test func jsonListsWhatWasWritten() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("split.h5").path
+        let result = try GRUConvertBinary.run("convert", Fixtures.path("gru_adam.h5"), out, "--format", "json")
+        #expect(result.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(Set(json.keys) == ["input", "output", "to", "names", "dry_run", "cells", "copied", "bytes"])
+        #expect(json["to"] as? String == "explicit" && json["names"] as? String == "keep" && json["dry_run"] as? Bool == false)
+        #expect((json["bytes"] as? Int ?? 0) > 0)
+        let cell = try #require((json["cells"] as? [[String: Any]])?.first)
+        #expect(Set(cell.keys) == ["scope", "new_scope", "from", "to", "datasets"])
+        let datasets = try #require(cell["datasets"] as? [[String: Any]])
+        #expect(datasets.count == 27)
+        #expect(datasets[0]["to"] as? String == "rnn/gru_cell/Wr:0")
+        #expect(datasets[0]["from"] as? [String] == ["rnn/gru_cell/gates/kernel:0"])
+        #expect((json["copied"] as? [String])?.contains("global_step:0") == true)
+    }
+
+    @Test func refusalsExitTwoWithOneLineAndLeaveNothing() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let existing = dir.appendingPathComponent("exists.h5").path
+        FileManager.default.createFile(atPath: existing, contents: Data("x".utf8))
+        let cases: [([String], String)] = [
+            (["convert", Fixtures.path("gru_single.h5"), existing], "already exists (use --force to replace it)"),
+            (["convert", Fixtures.path("gru_single.h5"), Fixtures.path("gru_single.h5"), "--force"], "is the input file"),
+            (["convert", Fixtures.path("gru_problems.h5"), dir.appendingPathComponent("p.h5").path], "cannot be converted"),
+            (["convert", Fixtures.path("gru_single.h5"), dir.appendingPathComponent("c.h5").path, "--cell", "nope"], "--cell names no GRU cell"),
+            (["convert", "/nonexistent.h5", dir.appendingPathComponent("n.h5").path], "no such file"),
+            (["convert", Fixtures.path("gru_single.h5"), dir.appendingPathComponent("m.h5").path, "--to", "sideways"], "--to"),
+        ]
+        for (arguments, reason) in cases {
+            let result = try GRUConvertBinary.run(arguments)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.hasPrefix("error: ") && result.stderr.contains(reason), "\(result.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["exists.h5"])
+        #expect(FileManager.default.contents(atPath: existing) == Data("x".utf8))
+    }
+}
