@@ -18,7 +18,7 @@ let package = Package(
             pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]
         ),
-        // OpenBLAS's CBLAS (Debian's libopenblas-dev), for the fast path and the float64 reference.
+        // OpenBLAS's CBLAS (Debian's libopenblas-dev): only the benchmark links it, to compare kernels.
         .systemLibrary(
             name: "COpenBLAS",
             pkgConfig: "openblas",
@@ -27,7 +27,7 @@ let package = Package(
         // Strict products and activations in C, one variant per instruction set, chosen at run time.
         .target(name: "CGRUKernels"),
         // The GRU math and the fused layout; knows nothing of files.
-        .target(name: "GRUReference", dependencies: ["CGRUKernels", "COpenBLAS"]),
+        .target(name: "GRUReference", dependencies: ["CGRUKernels"]),
         // HDF5 files, variable names, GRU cell discovery.
         .target(name: "Checkpoint", dependencies: ["CHDF5", "GRUReference"]),
         // The command line, thin over the libraries.

@@ -106,6 +106,15 @@ static inline hid_t gc_link_create_plist_with_intermediate_groups(void) {
     return plist;
 }
 
+/// A dataset creation property list for datasets that will be written in full: never filled first
+/// (`H5D_FILL_TIME_NEVER`).
+static inline hid_t gc_dataset_create_plist_written_in_full(void) {
+    hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+    if (plist < 0) return plist;
+    if (H5Pset_fill_time(plist, H5D_FILL_TIME_NEVER) < 0) { H5Pclose(plist); return -1; }
+    return plist;
+}
+
 /// What `gc_visit_attributes` reports for each attribute of an object: its name.
 typedef int (*gc_attribute_visitor)(const char *name, void *context);
 

@@ -1,4 +1,4 @@
-import COpenBLAS
+import CGRUKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -38,14 +38,9 @@ public struct Float64Cell: Sendable {
     public var dimensions: CellDimensions { weights.dimensions }
 
     public init(_ weights: ExplicitWeights<Double>, variant: Variant = .tensorflow) {
-        _ = Self.singleThreadedBLAS
         self.weights = weights
         self.variant = variant
     }
-
-    /// OpenBLAS's threads spin for a long time after each call, taking the CPU from the float32 paths'
-    /// own threads; the float64 reference is never timed, so it runs on one thread.
-    private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 
     /// The float32 weights, widened exactly.
     public init(_ weights: ExplicitWeights<Float>, variant: Variant = .tensorflow) {
@@ -104,12 +99,11 @@ public struct Float64Cell: Sendable {
         return out
     }
 
-    /// `a [rows, depth] · w [depth, columns]` with `cblas_dgemm`.
+    /// `a [rows, depth] · w [depth, columns]` in float64 (`gk_float64_accumulate`).
     private func product(_ a: [Double], _ w: [Double], _ rows: Int, _ depth: Int, _ columns: Int) -> [Double] {
         var out = [Double](repeating: 0, count: rows * columns)
         guard rows > 0, depth > 0, columns > 0 else { return out }
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(rows), blasint(columns), blasint(depth),
-                    1, a, blasint(depth), w, blasint(columns), 0, &out, blasint(columns))
+        gk_float64_accumulate(rows, depth, columns, a, depth, w, columns, &out, columns)
         return out
     }
 }

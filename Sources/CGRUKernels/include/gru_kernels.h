@@ -35,6 +35,10 @@ void gk_tanh(float *values, size_t count);
 /// `values[i] = exp(values[i])`: Cephes-style range reduction and a degree-5 polynomial. For tests.
 void gk_exp(float *values, size_t count);
 
+/// `out[b][n] += sum over k of a[b][k] * w[k][n]` in float64, for the reference cell (row-major, strides in elements).
+void gk_float64_accumulate(size_t rows, size_t depth, size_t columns, const double *a, size_t lda,
+                           const double *w, size_t ldw, double *out, size_t ldo);
+
 /// A task of a parallel stage: called once for each worker index.
 typedef void (*gk_task_fn)(void *context, size_t worker);
 

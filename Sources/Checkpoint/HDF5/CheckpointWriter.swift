@@ -10,6 +10,7 @@ final class CheckpointWriter {
     let displayName: String
     private let file: HDF5Handle
     private let linkCreation: HDF5Handle
+    private let datasetCreation: HDF5Handle
 
     /// Creates the file, failing if it exists (`H5Fcreate` with `H5F_ACC_EXCL`).
     init(creating path: String, displayName: String) throws {
@@ -21,6 +22,9 @@ final class CheckpointWriter {
         file = HDF5Handle(id, .file)
         linkCreation = HDF5Handle(try HDF5Library.call("make a property list", file: displayName) {
             gc_link_create_plist_with_intermediate_groups()
+        }, .propertyList)
+        datasetCreation = HDF5Handle(try HDF5Library.call("make a property list", file: displayName) {
+            gc_dataset_create_plist_written_in_full()
         }, .propertyList)
     }
 
@@ -106,14 +110,15 @@ final class CheckpointWriter {
         }
     }
 
-    /// Creates a contiguous dataset of `shape` with the stored type `type` (parents created as needed).
+    /// Creates a contiguous dataset of `shape` with the stored type `type` (parents created as needed),
+    /// never pre-filled: every element is written afterwards.
     func createDataset(_ name: String, type: HDF5Handle, shape: [Int]) throws -> HDF5Handle {
         var dims = shape.map { hsize_t($0) }
         let space = HDF5Handle(try call("make a dataspace", name) {
             shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(dims.count), &dims, nil)
         }, .dataspace)
         return HDF5Handle(try call("create the dataset", name) {
-            H5Dcreate2(file.id, name, type.id, space.id, linkCreation.id, gc_default_plist(), gc_default_plist())
+            H5Dcreate2(file.id, name, type.id, space.id, linkCreation.id, datasetCreation.id, gc_default_plist())
         }, .dataset, parent: file)
     }
 
