@@ -18,11 +18,38 @@ struct PerStepWeights {
     let gateInput: PackedMatrix, gateState: PackedMatrix
     let candidateInput: PackedMatrix, candidateState: PackedMatrix
     let gateBias: [Float], candidateBias: [Float]
+
+    /// From TensorFlow's fused tensors: the input and state rows of each kernel.
+    init(_ weights: FusedWeights<Float>) {
+        let i = weights.dimensions.inputSize, h = weights.dimensions.units
+        gateInput = PackedMatrix(weights[.gateKernel], rows: 0..<i)
+        gateState = PackedMatrix(weights[.gateKernel], rows: i..<(i + h))
+        candidateInput = PackedMatrix(weights[.candidateKernel], rows: 0..<i)
+        candidateState = PackedMatrix(weights[.candidateKernel], rows: i..<(i + h))
+        gateBias = weights[.gateBias].scalars
+        candidateBias = weights[.candidateBias].scalars
+    }
+
+    init(gateInput: PackedMatrix, gateState: PackedMatrix, candidateInput: PackedMatrix, candidateState: PackedMatrix,
+         gateBias: [Float], candidateBias: [Float]) {
+        (self.gateInput, self.gateState, self.candidateInput, self.candidateState) = (gateInput, gateState, candidateInput, candidateState)
+        (self.gateBias, self.candidateBias) = (gateBias, candidateBias)
+    }
 }
 
-/// The fast path one step at a time: `b + h·U + x·W` when `stateFirst`, else `b + x·W + h·U`, for the
-/// gates and the candidate.
-func runPerStep(_ w: PerStepWeights, stateFirst: Bool, inputs: Tensor<Float>, initialState: Tensor<Float>,
+/// The order in which one step sums each pre-activation.
+enum SummationOrder {
+    /// From zero: the input term, the state term, the bias last. The strict path's order.
+    case inputStateBias
+    /// From the bias: the state term, then the input term.
+    case biasStateInput
+    /// From the bias: the input term, then the state term.
+    case biasInputState
+}
+
+/// One GRU step after another from packed `[Kg | Kc]`-shaped weights, each pre-activation summed in `order`:
+/// `[r|z] = σ(x·Wg + h·Ug + bg)`, `c = tanh(x·Wc + (r∘h)·Uc + bc)`, `h' = z∘h + (1 − z)∘c`.
+func runPerStep(_ w: PerStepWeights, order: SummationOrder, inputs: Tensor<Float>, initialState: Tensor<Float>,
                 forcedStates: Tensor<Float>?, layout: SequenceLayout, dimensions: CellDimensions) -> Tensor<Float> {
     let h = dimensions.units
     let plan = RunPlan(batch: layout.batch, dimensions: dimensions)
@@ -31,22 +58,25 @@ func runPerStep(_ w: PerStepWeights, stateFirst: Bool, inputs: Tensor<Float>, in
             runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates, layout: layout,
                      plan: plan) { s in
                 let (g, c, rh) = (s.scratch.gates, s.scratch.candidate, s.scratch.reset)
-                func terms(_ input: StrictProduct.Term, _ state: StrictProduct.Term) -> [StrictProduct.Term] {
-                    stateFirst ? [state, input] : [input, state]
+                /// `out = [bias +] the two terms [+ bias]`, in `order`.
+                func product(_ input: StrictProduct.Term, _ state: StrictProduct.Term, bias: UnsafePointer<Float>,
+                             out: UnsafeMutablePointer<Float>, columns: Int) -> StrictProduct {
+                    if order == .inputStateBias {
+                        return StrictProduct(terms: [input, state], bias: bias, out: out, ldo: columns, columns: columns)
+                    }
+                    fillWithBias(rows: s.rows, columns: columns, bias: bias, out: out, ldo: columns)
+                    return StrictProduct(terms: order == .biasStateInput ? [state, input] : [input, state], bias: nil,
+                                         out: out, ldo: columns, columns: columns, startsFromZero: false)
                 }
-                fillWithBias(rows: s.rows, columns: 2 * h, bias: bg.baseAddress!, out: g, ldo: 2 * h)
-                computeStage([StrictProduct(terms: terms(.init(a: s.x, lda: s.ldx, w: w.gateInput),
-                                                         .init(a: s.h, lda: s.ldh, w: w.gateState)),
-                                            bias: nil, out: g, ldo: 2 * h, columns: 2 * h, startsFromZero: false)],
+                computeStage([product(.init(a: s.x, lda: s.ldx, w: w.gateInput), .init(a: s.h, lda: s.ldh, w: w.gateState),
+                                      bias: bg.baseAddress!, out: g, columns: 2 * h)],
                              rows: s.rows, workers: s.workers) { _, range in
                     activate(gk_sigmoid, rows: s.rows, columns: range, g, stride: 2 * h)
                     resetState(rows: s.rows, columns: range.clamped(to: 0..<h), r: g, ldr: 2 * h, h: s.h, ldh: s.ldh,
                                out: rh, ldo: h)
                 }
-                fillWithBias(rows: s.rows, columns: h, bias: bc.baseAddress!, out: c, ldo: h)
-                computeStage([StrictProduct(terms: terms(.init(a: s.x, lda: s.ldx, w: w.candidateInput),
-                                                         .init(a: rh, lda: h, w: w.candidateState)),
-                                            bias: nil, out: c, ldo: h, columns: h, startsFromZero: false)],
+                computeStage([product(.init(a: s.x, lda: s.ldx, w: w.candidateInput), .init(a: rh, lda: h, w: w.candidateState),
+                                      bias: bc.baseAddress!, out: c, columns: h)],
                              rows: s.rows, workers: s.workers) { _, range in
                     activate(gk_tanh, rows: s.rows, columns: range, c, stride: h)
                     combine(rows: s.rows, columns: range, z: g + h, ldz: 2 * h, h: s.h, ldh: s.ldh,
@@ -66,18 +96,12 @@ public struct FastFusedCell: GRUSequenceModel {
 
     public init(_ weights: FusedWeights<Float>) {
         self.weights = weights
-        let i = weights.dimensions.inputSize, h = weights.dimensions.units
-        packed = PerStepWeights(
-            gateInput: PackedMatrix(weights[.gateKernel], rows: 0..<i),
-            gateState: PackedMatrix(weights[.gateKernel], rows: i..<(i + h)),
-            candidateInput: PackedMatrix(weights[.candidateKernel], rows: 0..<i),
-            candidateState: PackedMatrix(weights[.candidateKernel], rows: i..<(i + h)),
-            gateBias: weights[.gateBias].scalars, candidateBias: weights[.candidateBias].scalars)
+        packed = PerStepWeights(weights)
     }
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
-        return runPerStep(packed, stateFirst: true, inputs: inputs, initialState: initialState, forcedStates: forcedStates,
+        return runPerStep(packed, order: .biasStateInput, inputs: inputs, initialState: initialState, forcedStates: forcedStates,
                           layout: layout, dimensions: dimensions)
     }
 }
@@ -118,7 +142,7 @@ public struct FastExplicitCell: GRUSequenceModel {
         guard batch > 0, steps > 0 else { return Tensor(shape: [batch, steps, h], scalars: []) }
         let plan = RunPlan(batch: batch, dimensions: dimensions)
         if plan.rowChunks.count > 1 {
-            return runPerStep(perStep, stateFirst: false, inputs: inputs, initialState: initialState,
+            return runPerStep(perStep, order: .biasInputState, inputs: inputs, initialState: initialState,
                               forcedStates: forcedStates, layout: layout, dimensions: dimensions)
         }
         // Row b·T + t holds step t of sequence b: [br + x·Wr | bz + x·Wz | bh + x·Wh].

@@ -175,50 +175,22 @@ func combine(rows: Int, columns range: Range<Int>, z: UnsafePointer<Float>, ldz:
     }
 }
 
-/// The fused form on the strict path: `[r|u] = σ([x, h]·Kg + bg)`, `c = tanh([x, r∘h]·Kc + bc)`.
+/// The fused form on the strict path: `[r|u] = σ([x, h]·Kg + bg)`, `c = tanh([x, r∘h]·Kc + bc)`, each
+/// sum from zero over the input rows, then the state rows, with the bias last.
 public struct StrictFusedCell: GRUSequenceModel {
     public let weights: FusedWeights<Float>
     public var dimensions: CellDimensions { weights.dimensions }
-    private let gateInput: PackedMatrix, gateState: PackedMatrix
-    private let candidateInput: PackedMatrix, candidateState: PackedMatrix
+    private let packed: PerStepWeights
 
     public init(_ weights: FusedWeights<Float>) {
         self.weights = weights
-        let i = weights.dimensions.inputSize, h = weights.dimensions.units
-        gateInput = PackedMatrix(weights[.gateKernel], rows: 0..<i)
-        gateState = PackedMatrix(weights[.gateKernel], rows: i..<(i + h))
-        candidateInput = PackedMatrix(weights[.candidateKernel], rows: 0..<i)
-        candidateState = PackedMatrix(weights[.candidateKernel], rows: i..<(i + h))
+        packed = PerStepWeights(weights)
     }
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
-        let h = dimensions.units
-        let plan = RunPlan(batch: layout.batch, dimensions: dimensions)
-        return weights[.gateBias].scalars.withUnsafeBufferPointer { bg in
-            weights[.candidateBias].scalars.withUnsafeBufferPointer { bc in
-                runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates, layout: layout,
-                         plan: plan) { s in
-                    let (g, c, rh) = (s.scratch.gates, s.scratch.candidate, s.scratch.reset)
-                    computeStage([StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: gateInput),
-                                                        .init(a: s.h, lda: s.ldh, w: gateState)],
-                                                bias: bg.baseAddress!, out: g, ldo: 2 * h, columns: 2 * h)],
-                                 rows: s.rows, workers: s.workers) { _, range in
-                        activate(gk_sigmoid, rows: s.rows, columns: range, g, stride: 2 * h)
-                        resetState(rows: s.rows, columns: range.clamped(to: 0..<h), r: g, ldr: 2 * h, h: s.h, ldh: s.ldh,
-                                   out: rh, ldo: h)
-                    }
-                    computeStage([StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: candidateInput),
-                                                        .init(a: rh, lda: h, w: candidateState)],
-                                                bias: bc.baseAddress!, out: c, ldo: h, columns: h)],
-                                 rows: s.rows, workers: s.workers) { _, range in
-                        activate(gk_tanh, rows: s.rows, columns: range, c, stride: h)
-                        combine(rows: s.rows, columns: range, z: g + h, ldz: 2 * h, h: s.h, ldh: s.ldh,
-                                c: c, ldc: h, out: s.out, ldo: s.ldo)
-                    }
-                }
-            }
-        }
+        return runPerStep(packed, order: .inputStateBias, inputs: inputs, initialState: initialState,
+                          forcedStates: forcedStates, layout: layout, dimensions: dimensions)
     }
 }
 
