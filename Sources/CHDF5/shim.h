@@ -41,6 +41,18 @@ static inline htri_t gc_is_hdf5(const char *path) {
 #endif
 }
 
+/// A file access property list without HDF5's `flock`-based file locking (`H5Pset_file_locking`, 1.10.7+).
+/// Input files are only read, and outputs are private temporary files; a lock would only get in the way
+/// (a lock held by a descriptor that a forked child inherited makes the next open fail).
+static inline hid_t gc_file_access_plist_without_locking(void) {
+    hid_t plist = H5Pcreate(H5P_FILE_ACCESS);
+    if (plist < 0) return plist;
+#if H5_VERSION_GE(1, 10, 7)
+    if (H5Pset_file_locking(plist, 0, 1) < 0) { H5Pclose(plist); return -1; }
+#endif
+    return plist;
+}
+
 // MARK: - Errors
 
 /// Stops HDF5 from printing its error stack to stderr (`H5Eset_auto2` on the default stack).

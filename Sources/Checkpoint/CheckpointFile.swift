@@ -23,8 +23,11 @@ public final class CheckpointFile {
         guard signature > 0 else {
             throw CheckpointError(file: path, reason: "not an HDF5 file (no HDF5 signature found)")
         }
+        let access = HDF5Handle(try HDF5Library.call("make a property list", file: path) {
+            gc_file_access_plist_without_locking()
+        }, .propertyList)
         let id = try HDF5Library.call("open it as HDF5, it is truncated or damaged", file: path) {
-            H5Fopen(path, gc_file_access_read_only(), gc_default_plist())
+            H5Fopen(path, gc_file_access_read_only(), access.id)
         }
         file = HDF5Handle(id, .file)
     }

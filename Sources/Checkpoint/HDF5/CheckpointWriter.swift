@@ -16,8 +16,11 @@ final class CheckpointWriter {
     init(creating path: String, displayName: String) throws {
         self.path = path
         self.displayName = displayName
+        let access = HDF5Handle(try HDF5Library.call("make a property list", file: displayName) {
+            gc_file_access_plist_without_locking()
+        }, .propertyList)
         let id = try HDF5Library.call("create the output file", file: displayName) {
-            H5Fcreate(path, gc_file_access_exclusive(), gc_default_plist(), gc_default_plist())
+            H5Fcreate(path, gc_file_access_exclusive(), gc_default_plist(), access.id)
         }
         file = HDF5Handle(id, .file)
         linkCreation = HDF5Handle(try HDF5Library.call("make a property list", file: displayName) {
