@@ -5,13 +5,15 @@
 #define GK_FLOAT64_PRODUCT(name, attributes)                                                          \
     attributes static void name(size_t rows, size_t depth, size_t columns, const double *a, size_t lda, \
                                 const double *w, size_t ldw, double *out, size_t ldo) {               \
-        for (size_t n0 = 0; n0 < columns; n0 += 512) {                                                \
-            size_t n1 = n0 + 512 < columns ? n0 + 512 : columns;                                      \
-            for (size_t b = 0; b < rows; b++) {                                                       \
-                double *o = out + b * ldo;                                                            \
-                for (size_t k = 0; k < depth; k++) {                                                  \
+        /* A block of 256 columns at a time: each weight row is read once and used for every row of */ \
+        /* a, while the block of out stays in cache. */                                              \
+        for (size_t n0 = 0; n0 < columns; n0 += 256) {                                                \
+            size_t n1 = n0 + 256 < columns ? n0 + 256 : columns;                                      \
+            for (size_t k = 0; k < depth; k++) {                                                      \
+                const double *wr = w + k * ldw;                                                       \
+                for (size_t b = 0; b < rows; b++) {                                                   \
                     const double av = a[b * lda + k];                                                 \
-                    const double *wr = w + k * ldw;                                                   \
+                    double *o = out + b * ldo;                                                        \
                     for (size_t n = n0; n < n1; n++) o[n] += av * wr[n];                              \
                 }                                                                                     \
             }                                                                                         \
