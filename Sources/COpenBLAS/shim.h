@@ -1,5 +1,5 @@
 // shim.h: OpenBLAS's CBLAS interface (Debian's libopenblas-dev, pkg-config `openblas`).
-// Only `cblas_sgemm` and `cblas_dgemm` are used, by GRUReference's fast path.
+// Only gru-bench links it, to set OpenBLAS's sgemm beside the package's own kernels.
 #ifndef GRU_CONVERT_COPENBLAS_SHIM_H
 #define GRU_CONVERT_COPENBLAS_SHIM_H
 #include <cblas.h>

@@ -87,8 +87,9 @@ public struct Verifier {
         }
         for (n, cell) in inventory.cells.enumerated() {
             progress(n, inventory.cells.count, cell.scope)
+            // Read once, exactly (float64 holds every stored float type); float32 for running, rounded to nearest.
             let stored = try file.weights(of: cell, as: Double.self)
-            let weights = try file.weights(of: cell, as: Float.self)
+            let weights = stored.map { Float($0) }
             let roundTrip: CellWeights<Double> = stored.isFused ? .fused(stored.fusedForm.split().fused())
                                                                 : .explicit(stored.explicitForm.fused().split())
             let mismatches = WeightsDiagnosis.explain(reference: stored, candidate: roundTrip, ulps: ulps(for: cell.elementType))
@@ -142,8 +143,7 @@ public struct Verifier {
                     verdicts.append(.failed(scope: cell.scope, otherScope: counterpart.scope, diagnosis: findings))
                     continue
                 }
-                let a = try file.weights(of: cell, as: Float.self)
-                let b = try other.weights(of: counterpart, as: Float.self)
+                let a = storedA.map { Float($0) }, b = storedB.map { Float($0) }
                 let nonFinite = nonFiniteFindings(storedA) { "\(file.path): " + cell.relativeName(of: $0) }
                     + nonFiniteFindings(storedB) { "\(other.path): " + counterpart.relativeName(of: $0) }
                 var verdict = compare(scope: cell.scope, otherScope: counterpart.scope, fused: a.fusedForm,

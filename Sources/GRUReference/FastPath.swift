@@ -4,7 +4,7 @@ import CGRUKernels
 // then the input term; or all input terms of a sequence at once), so results differ from the strict
 // path by rounding; fast-mode verification compares them within the bound of `FastModeTolerance`.
 // The products run on this package's own packed kernels and thread team: on the machines measured they
-// match OpenBLAS on the one large product and beat it on the small per-step ones (bench/README).
+// match OpenBLAS on the one large product and beat it on the small per-step ones (README, Benchmarks).
 
 /// Copies `bias` into each of `rows` rows of `out`.
 @inline(__always)

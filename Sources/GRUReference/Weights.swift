@@ -145,4 +145,12 @@ public enum CellWeights<Scalar: Sendable>: Sendable {
         if case .fused = self { return true }
         return false
     }
+
+    /// The same weights in the same form with other element values (for example Double to Float).
+    public func map<Other: Sendable>(_ transform: (Scalar) -> Other) -> CellWeights<Other> {
+        switch self {
+        case .fused(let w): .fused(w.map(transform))
+        case .explicit(let w): .explicit(w.map(transform))
+        }
+    }
 }
