@@ -97,6 +97,8 @@ import Testing
             }
             #expect(try b.read("dense/kernel:0", as: Float.self) == a.read("dense/kernel:0", as: Float.self))
             #expect(try b.stringAttribute("generator") == "fixtures/generate.py")
+            #expect(try b.stringAttribute("cell", of: "rnn/gru_cell") == "tf.compat.v1.nn.rnn_cell.GRUCell")
+            #expect(try b.stringAttribute(ConversionPlan.layoutAttribute, of: "rnn/gru_cell") == "tf-gru-cell")
             #expect(try b.stringAttribute("tensorflow_version") == "2.21.0")
         }
     }

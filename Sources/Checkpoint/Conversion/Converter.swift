@@ -81,6 +81,10 @@ public struct Converter {
                          pieces: zip(parts, dataset.sources).map { ($1, $0.shape(d), $0.block(d)) }, splitting: false,
                          input: input)
             }
+            // A split tensor keeps its source's attributes; a fused one takes its first piece's.
+            if cell.from.isFused != cell.to.isFused {
+                try writer.copyAttributes(of: dataset.sources[0], from: input, to: dataset.name)
+            }
         }
     }
 
