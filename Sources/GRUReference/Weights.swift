@@ -3,6 +3,17 @@ public struct WeightsError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String
 }
 
+/// Every tensor of `T` present, with the shape the dimensions give it.
+private func checkShapes<T: CaseIterable & Hashable, Scalar>(_ tensors: [T: Tensor<Scalar>], _ dimensions: CellDimensions,
+                                                             shape: (T, CellDimensions) -> [Int]) throws(WeightsError) {
+    for tensor in T.allCases {
+        guard let value = tensors[tensor] else { throw WeightsError(description: "missing \(tensor)") }
+        guard value.shape == shape(tensor, dimensions) else {
+            throw WeightsError(description: "\(tensor) is \(value.shape), expected \(shape(tensor, dimensions))")
+        }
+    }
+}
+
 /// TensorFlow's fused GRUCell weights: `Kg [I+H, 2H]`, `bg [2H]`, `Kc [I+H, H]`, `bc [H]`.
 ///
 /// Generic over the element so that conversion can move raw bits (`UInt16` for float16) as well as values.
@@ -16,12 +27,7 @@ public struct FusedWeights<Scalar: Sendable>: Sendable {
             throw WeightsError(description: "candidate kernel must be [I+H, H] with I, H >= 1")
         }
         dimensions = CellDimensions(inputSize: kc.shape[0] - kc.shape[1], units: kc.shape[1])
-        for tensor in FusedTensor.allCases {
-            guard let value = tensors[tensor] else { throw WeightsError(description: "missing \(tensor)") }
-            guard value.shape == tensor.shape(dimensions) else {
-                throw WeightsError(description: "\(tensor) is \(value.shape), expected \(tensor.shape(dimensions))")
-            }
-        }
+        try checkShapes(tensors, dimensions) { $0.shape($1) }
         self.tensors = tensors
     }
 
@@ -57,12 +63,7 @@ public struct ExplicitWeights<Scalar: Sendable>: Sendable {
             throw WeightsError(description: "Wh must be [I, H] with I, H >= 1")
         }
         dimensions = CellDimensions(inputSize: wh.shape[0], units: wh.shape[1])
-        for tensor in ExplicitTensor.allCases {
-            guard let value = tensors[tensor] else { throw WeightsError(description: "missing \(tensor)") }
-            guard value.shape == tensor.shape(dimensions) else {
-                throw WeightsError(description: "\(tensor) is \(value.shape), expected \(tensor.shape(dimensions))")
-            }
-        }
+        try checkShapes(tensors, dimensions) { $0.shape($1) }
         self.tensors = tensors
     }
 

@@ -30,13 +30,16 @@ struct VariableName: Hashable {
         return String(base.dropLast(relative.count + 1))
     }
 
-    /// Every proper ancestor path, nearest first: `a/b` and `a` for `a/b/c`.
-    var ancestors: [String] {
+    /// Every proper ancestor path of the variable, nearest first: `a/b` and `a` for `a/b/c:0`.
+    var ancestors: [String] { Self.ancestors(of: base) }
+
+    /// Every proper ancestor path of `path`, nearest first.
+    static func ancestors(of path: String) -> [String] {
         var result: [String] = []
-        var path = Substring(base)
-        while let slash = path.lastIndex(of: "/") {
-            path = path[..<slash]
-            result.append(String(path))
+        var rest = Substring(path)
+        while let slash = rest.lastIndex(of: "/") {
+            rest = rest[..<slash]
+            result.append(String(rest))
         }
         return result
     }

@@ -154,23 +154,10 @@ public struct ConversionPlan: Sendable {
             }
         }
         for name in written {
-            for ancestor in VariableName(name).ancestorsOfStoredName where seen.contains(ancestor) {
+            for ancestor in VariableName.ancestors(of: name) where seen.contains(ancestor) {
                 throw CheckpointError(file: file.path, object: name,
                                       reason: "cannot be written: \(ancestor) would be both a dataset and a group")
             }
         }
-    }
-}
-
-extension VariableName {
-    /// Every proper ancestor path of the stored name: `a/b` and `a` for `a/b/c:0`.
-    var ancestorsOfStoredName: [String] {
-        var result: [String] = []
-        var path = Substring(stored)
-        while let slash = path.lastIndex(of: "/") {
-            path = path[..<slash]
-            result.append(String(path))
-        }
-        return result
     }
 }
