@@ -12,6 +12,8 @@ import Darwin
 public final class CheckpointFile {
     /// The path as the caller gave it, used in every error message.
     public let path: String
+    /// No read allocates more than this; a dataset declaring more is refused before allocation.
+    public var memoryBudget = MemoryBudget.machineDefault
     private let file: HDF5Handle
 
     /// Opens `path` read-only (`H5Fopen` with `H5F_ACC_RDONLY`), after checking that it is a readable,
@@ -110,6 +112,8 @@ public final class CheckpointFile {
         }
         let dims = try shape(of: dataset, name)
         let count = try Self.elementCount(dims, file: path, object: name)
+        try memoryBudget.check(elements: count, of: MemoryLayout<Scalar>.stride, file: path, object: name,
+                               what: "reading its \(format(dims)) \(stored) values")
         let scalars = try [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
             if count > 0 {
                 _ = try call("read the values", name) {

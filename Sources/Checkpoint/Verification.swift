@@ -72,6 +72,23 @@ public struct Verifier {
 
     public init(options: VerifyOptions) { self.options = options }
 
+    /// Refuses a cell whose run would need more memory than `budget`, before reading or allocating:
+    /// about 48 bytes for each weight (stored, float32, packed and float64 copies) and 64 bytes for each
+    /// element of a step's input and state, over the batch and the steps.
+    func checkMemory(for cell: GRUCell, in file: CheckpointFile) throws {
+        let d = cell.dimensions
+        let weights = (d.inputSize + d.units).multipliedReportingOverflow(by: 3 * d.units)
+        let sequence = options.batch.multipliedReportingOverflow(by: options.steps)
+        let perStep = sequence.partialValue.multipliedReportingOverflow(by: d.inputSize + d.units)
+        let total = weights.partialValue.multipliedReportingOverflow(by: 48).partialValue
+            .addingReportingOverflow(perStep.partialValue.multipliedReportingOverflow(by: 64).partialValue)
+        let overflow = weights.overflow || sequence.overflow || perStep.overflow || total.overflow
+        try file.memoryBudget.check(elements: overflow ? Int.max : total.partialValue, of: 1, file: file.path,
+                                    object: cell.scope.isEmpty ? "/" : cell.scope,
+                                    what: "verifying this cell (input size \(d.inputSize), \(d.units) units, "
+                                        + "batch \(options.batch), \(options.steps) steps)")
+    }
+
     // MARK: - One file
 
     /// For every cell of `file`: derive the other form, check that the round trip reproduces every stored
@@ -85,6 +102,7 @@ public struct Verifier {
         var verdicts = inventory.problems.map {
             CellVerdict.failed(scope: $0.scope, otherScope: nil, diagnosis: ["not a consistent GRU cell: \($0.reason)"])
         }
+        for cell in inventory.cells { try checkMemory(for: cell, in: file) }
         for (n, cell) in inventory.cells.enumerated() {
             progress(n, inventory.cells.count, cell.scope)
             // Read once, exactly (float64 holds every stored float type); float32 for running, rounded to nearest.
@@ -122,6 +140,10 @@ public struct Verifier {
         }
         let runs = try reference?.referenceRuns()
         let matched = try pair(left, right, explicit: pairs, file: file, other: other)
+        for (cell, match) in matched {
+            try checkMemory(for: cell, in: file)
+            if case .cell(let counterpart) = match { try checkMemory(for: counterpart, in: other) }
+        }
         var verdicts: [CellVerdict] = left.problems.map {
             CellVerdict.failed(scope: $0.scope, otherScope: nil, diagnosis: ["\(file.path): not a consistent GRU cell: \($0.reason)"])
         }

@@ -52,11 +52,13 @@ struct Convert: ParsableCommand {
 
     @OptionGroup var output_: FormatOptions
 
+    @OptionGroup var resources: ResourceOptions
+
     enum Target: String, ExpressibleByArgument, CaseIterable { case explicit, fused }
     enum Names: String, ExpressibleByArgument, CaseIterable { case keep, tf, legacy }
 
     func run() throws {
-        let file = try CheckpointFile(readingFrom: input)
+        let file = try resources.open(input)
         let options = ConversionOptions(target: to == .explicit ? .explicit : .fused,
                                         names: NameStyle(rawValue: names.rawValue)!, cells: cells)
         let plan = try ConversionPlan.make(for: file, options: options)

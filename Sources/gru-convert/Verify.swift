@@ -62,6 +62,8 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var output: FormatOptions
 
+    @OptionGroup var resources: ResourceOptions
+
     enum Mode: String, ExpressibleByArgument, CaseIterable {
         case strict, fast
     }
@@ -80,11 +82,11 @@ struct Verify: ParsableCommand {
         var verifier = Verifier(options: options)
         let progress = ProgressLine()
         verifier.progress = { index, count, scope in progress.show("verifying cell \(index + 1) of \(count): \(scope)") }
-        let checkpoint = try CheckpointFile(readingFrom: file)
-        let referenceFile = try reference.map { try CheckpointFile(readingFrom: $0) }
+        let checkpoint = try resources.open(file)
+        let referenceFile = try reference.map { try resources.open($0) }
         let verdicts: [CellVerdict]
         if let other {
-            let counterpart = try CheckpointFile(readingFrom: other)
+            let counterpart = try resources.open(other)
             let named = pairs.map { pair -> (String, String) in
                 let parts = pair.split(separator: "=", omittingEmptySubsequences: false).map(String.init)
                 return (parts[0], parts[1])

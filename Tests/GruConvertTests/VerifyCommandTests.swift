@@ -88,3 +88,28 @@ import Testing
         }
     }
 }
+
+/// `--max-memory` and files that declare more than they hold.
+@Suite struct MemoryBudgetCommandTests {
+    @Test func hugeDeclaredCellsAreRefusedWithOneLine() throws {
+        for command in ["verify", "convert"] {
+            var arguments = [command, Fixtures.path("bad/huge_declared.h5")]
+            if command == "convert" { arguments.append(FileManager.default.temporaryDirectory.appendingPathComponent("never-\(UUID()).h5").path) }
+            let result = try GRUConvertBinary.run(arguments)
+            #expect(result.status == 2)
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.hasPrefix("error: \(Fixtures.path("bad/huge_declared.h5")): rnn/gru_cell"))
+            #expect(result.stderr.contains("more than the memory budget"))
+            #expect(result.stderr.filter { $0 == "\n" }.count == 1)
+        }
+    }
+
+    @Test func maxMemoryIsHonouredAndValidated() throws {
+        let small = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"), "--max-memory", "1K")
+        #expect(small.status == 2 && small.stderr.contains("more than the memory budget of 1 KiB"))
+        let enough = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"), "--max-memory", "64M")
+        #expect(enough.status == 0)
+        let bad = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"), "--max-memory", "lots")
+        #expect(bad.status == 2 && bad.stderr.hasPrefix("error: --max-memory takes a size"))
+    }
+}

@@ -73,6 +73,16 @@ public struct ConversionPlan: Sendable {
                                   + "(cells: \(inventory.cells.map(\.scope).joined(separator: ", ")))")
         }
         let chosen = inventory.cells.filter { options.cells.isEmpty || options.cells.contains($0.scope) }
+        // Moves are in small blocks, but a file that declares more than the budget is not believed.
+        let sizes = Dictionary(inventory.variables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for cell in chosen {
+            for (_, stored) in cell.tensors {
+                let variable = sizes[stored]!
+                let bits: Int = if case .float(let bits) = variable.elementType { bits } else { 32 }
+                try file.memoryBudget.check(elements: variable.elementCount, of: bits / 8, file: file.path, object: stored,
+                                            what: "converting its \(format(variable.shape)) \(variable.elementType) values")
+            }
+        }
         if options.cells.isEmpty, let problem = inventory.problems.first {
             throw CheckpointError(file: file.path, object: problem.scope.isEmpty ? "/" : problem.scope,
                                   reason: "not a consistent GRU cell, so it cannot be converted: \(problem.reason) "
