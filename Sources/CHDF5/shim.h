@@ -145,6 +145,74 @@ static inline herr_t gc_visit_attributes(hid_t object, gc_attribute_visitor visi
     return H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, &index, gc_attribute_trampoline, &state);
 }
 
+// MARK: - Reach outside the file
+
+/// What `gc_visit_links` reports for each link: its path and whether it is an external link.
+typedef int (*gc_link_visitor)(const char *name, int is_external, void *context);
+
+typedef struct { gc_link_visitor visit; void *context; } gc_link_state;
+
+#if H5_VERSION_GE(1, 12, 0)
+static herr_t gc_link_trampoline(hid_t group, const char *name, const H5L_info2_t *info, void *data) {
+#else
+static herr_t gc_link_trampoline(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+#endif
+    (void)group;
+    gc_link_state *state = (gc_link_state *)data;
+    return state->visit(name, info->type == H5L_TYPE_EXTERNAL, state->context);
+}
+
+/// Visits every link reachable from `location` by hard links, in name order (`H5Lvisit` / `H5Lvisit2`);
+/// external and soft links are reported, never followed.
+static inline herr_t gc_visit_links(hid_t location, gc_link_visitor visit, void *context) {
+    gc_link_state state = { visit, context };
+#if H5_VERSION_GE(1, 12, 0)
+    return H5Lvisit2(location, H5_INDEX_NAME, H5_ITER_INC, gc_link_trampoline, &state);
+#else
+    return H5Lvisit(location, H5_INDEX_NAME, H5_ITER_INC, gc_link_trampoline, &state);
+#endif
+}
+
+/// The file and object an external link names (`H5Lget_val`, `H5Lunpack_elink_val`), copied into the buffers.
+static inline herr_t gc_external_link_target(hid_t location, const char *name, char *file, size_t file_size,
+                                             char *object, size_t object_size) {
+#if H5_VERSION_GE(1, 12, 0)
+    H5L_info2_t info;
+    if (H5Lget_info2(location, name, &info, H5P_DEFAULT) < 0) return -1;
+#else
+    H5L_info_t info;
+    if (H5Lget_info(location, name, &info, H5P_DEFAULT) < 0) return -1;
+#endif
+    size_t size = info.u.val_size;
+    char buffer[4096];
+    if (size == 0 || size > sizeof buffer) return -1;
+    if (H5Lget_val(location, name, buffer, size, H5P_DEFAULT) < 0) return -1;
+    const char *target_file = NULL, *target_object = NULL;
+    if (H5Lunpack_elink_val(buffer, size, NULL, &target_file, &target_object) < 0) return -1;
+    snprintf(file, file_size, "%s", target_file ? target_file : "");
+    snprintf(object, object_size, "%s", target_object ? target_object : "");
+    return 0;
+}
+
+/// Whether a dataset keeps its values outside the file: 1 for external raw storage, 2 for a virtual
+/// dataset, 0 for neither, negative on failure; `file` gets the first other file it names.
+static inline int gc_dataset_storage_outside(hid_t dataset, char *file, size_t file_size) {
+    hid_t plist = H5Dget_create_plist(dataset);
+    if (plist < 0) return -1;
+    int result = 0;
+    if (file_size > 0) file[0] = '\0';
+    if (H5Pget_external_count(plist) > 0) {
+        off_t offset; hsize_t size;
+        H5Pget_external(plist, 0, file_size, file, &offset, &size);
+        result = 1;
+    } else if (H5Pget_layout(plist) == H5D_VIRTUAL) {
+        H5Pget_virtual_filename(plist, 0, file, file_size);
+        result = 2;
+    }
+    H5Pclose(plist);
+    return result;
+}
+
 // MARK: - Variable-length strings
 
 /// Frees what HDF5 allocated while reading variable-length data (`H5Dvlen_reclaim` / `H5Treclaim`).

@@ -14,6 +14,10 @@ public final class CheckpointFile {
     public let path: String
     /// No read allocates more than this; a dataset declaring more is refused before allocation.
     public var memoryBudget = MemoryBudget.machineDefault
+    /// Accept files that reach outside themselves: datasets whose values live in other files (external
+    /// storage, virtual datasets) are then read, and external links are ignored. Off by default: such
+    /// a file is refused, naming the object and where it points. External links are never followed.
+    public var allowExternal = false
     private let file: HDF5Handle
 
     /// Opens `path` read-only (`H5Fopen` with `H5F_ACC_RDONLY`), after checking that it is a readable,
@@ -74,8 +78,30 @@ public final class CheckpointFile {
         try objectNames().filter { $0.type == H5O_TYPE_GROUP }.map(\.name)
     }
 
+    /// Refuses external links unless `allowExternal` (`H5Lvisit`; they are never followed either way).
+    private func checkLinks() throws {
+        guard !allowExternal else { return }
+        final class Collector { var external: [String] = [] }
+        let collector = Collector()
+        let visitor: gc_link_visitor = { name, isExternal, context in
+            guard let name, let context, isExternal != 0 else { return 0 }
+            Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().external.append(String(cString: name))
+            return 0
+        }
+        _ = try HDF5Library.call("list the links in the file", file: path) {
+            gc_visit_links(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
+        }
+        guard let link = collector.external.first else { return }
+        var target = [CChar](repeating: 0, count: 4096), object = [CChar](repeating: 0, count: 4096)
+        let known = HDF5Library.locked { gc_external_link_target(file.id, link, &target, target.count, &object, object.count) } >= 0
+        let destination = known ? "\(String(cString: target)):\(String(cString: object))" : "another file"
+        throw CheckpointError(file: path, object: link, reason: "is an external link to \(destination), outside this file "
+                              + "(links are never followed; --allow-external accepts files that have them)")
+    }
+
     /// Every object reachable by hard links, once each, in name order (`H5Ovisit`), without the root.
     private func objectNames() throws -> [(name: String, type: H5O_type_t)] {
+        try checkLinks()
         final class Collector { var objects: [(name: String, type: H5O_type_t)] = [] }
         let collector = Collector()
         let visitor: gc_object_visitor = { name, type, context in
@@ -219,9 +245,21 @@ public final class CheckpointFile {
         try HDF5Library.call(operation, file: path, object: object, body)
     }
 
+    /// Opens a dataset, refusing one whose values live in another file unless `allowExternal`.
     private func openDataset(_ name: String) throws -> HDF5Handle {
         let id = try call("open the dataset", name) { H5Dopen2(file.id, name, gc_default_plist()) }
-        return HDF5Handle(id, .dataset, parent: file)
+        let dataset = HDF5Handle(id, .dataset, parent: file)
+        guard !allowExternal else { return dataset }
+        var other = [CChar](repeating: 0, count: 4096)
+        let outside = try call("read the dataset's storage", name) {
+            gc_dataset_storage_outside(dataset.id, &other, other.count)
+        }
+        if outside > 0 {
+            let where_ = String(cString: other)
+            let what = outside == 1 ? "keeps its values in another file, \(where_)" : "is a virtual dataset reading from \(where_)"
+            throw CheckpointError(file: path, object: name, reason: "\(what) (--allow-external to read it)")
+        }
+        return dataset
     }
 
     private func elementType(_ type: HDF5Handle, _ name: String) throws -> ElementType {

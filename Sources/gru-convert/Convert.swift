@@ -52,13 +52,15 @@ struct Convert: ParsableCommand {
 
     @OptionGroup var output_: FormatOptions
 
-    @OptionGroup var resources: ResourceOptions
+    @OptionGroup var external: ExternalOption
+
+    @OptionGroup var memory: MemoryOption
 
     enum Target: String, ExpressibleByArgument, CaseIterable { case explicit, fused }
     enum Names: String, ExpressibleByArgument, CaseIterable { case keep, tf, legacy }
 
     func run() throws {
-        let file = try resources.open(input)
+        let file = try openCheckpoint(input, external: external, memory: memory)
         let options = ConversionOptions(target: to == .explicit ? .explicit : .fused,
                                         names: NameStyle(rawValue: names.rawValue)!, cells: cells)
         let plan = try ConversionPlan.make(for: file, options: options)

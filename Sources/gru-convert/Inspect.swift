@@ -22,8 +22,10 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var output: FormatOptions
 
+    @OptionGroup var external: ExternalOption
+
     func run() throws {
-        let checkpoint = try CheckpointFile(readingFrom: file)
+        let checkpoint = try openCheckpoint(file, external: external)
         let report = InspectReport(file: file, inventory: CheckpointInventory(variables: try checkpoint.variables()))
         switch output.format {
         case .json: try printJSON(report)

@@ -25,8 +25,15 @@ func printJSON<T: Encodable>(_ value: T) throws {
     print(String(decoding: data, as: UTF8.self))
 }
 
-/// Options about what the tool may use, shared by every subcommand that reads weights.
-struct ResourceOptions: ParsableArguments {
+/// `--allow-external`: accept files that reach outside themselves.
+struct ExternalOption: ParsableArguments {
+    @Flag(name: .customLong("allow-external"),
+          help: "Accept files whose datasets keep values in other files (external storage, virtual datasets) and read them; ignore external links (never followed). Refused by default.")
+    var allowExternal = false
+}
+
+/// `--max-memory`: the most memory a piece of work may need.
+struct MemoryOption: ParsableArguments {
     @Option(name: .customLong("max-memory"),
             help: ArgumentHelp("Refuse work that would need more memory than this (512M, 4G, ...; default: half the machine's memory).",
                                valueName: "SIZE"))
@@ -37,11 +44,12 @@ struct ResourceOptions: ParsableArguments {
             throw ValidationError("--max-memory takes a size such as 512M or 4G, not '\(maxMemory)'")
         }
     }
+}
 
-    /// Opens a checkpoint with this budget.
-    func open(_ path: String) throws -> CheckpointFile {
-        let file = try CheckpointFile(readingFrom: path)
-        if let maxMemory, let budget = MemoryBudget(parsing: maxMemory) { file.memoryBudget = budget }
-        return file
-    }
+/// Opens a checkpoint with the given limits.
+func openCheckpoint(_ path: String, external: ExternalOption, memory: MemoryOption? = nil) throws -> CheckpointFile {
+    let file = try CheckpointFile(readingFrom: path)
+    file.allowExternal = external.allowExternal
+    if let text = memory?.maxMemory, let budget = MemoryBudget(parsing: text) { file.memoryBudget = budget }
+    return file
 }

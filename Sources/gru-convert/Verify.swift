@@ -62,7 +62,9 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var output: FormatOptions
 
-    @OptionGroup var resources: ResourceOptions
+    @OptionGroup var external: ExternalOption
+
+    @OptionGroup var memory: MemoryOption
 
     enum Mode: String, ExpressibleByArgument, CaseIterable {
         case strict, fast
@@ -82,11 +84,11 @@ struct Verify: ParsableCommand {
         var verifier = Verifier(options: options)
         let progress = ProgressLine()
         verifier.progress = { index, count, scope in progress.show("verifying cell \(index + 1) of \(count): \(scope)") }
-        let checkpoint = try resources.open(file)
-        let referenceFile = try reference.map { try resources.open($0) }
+        let checkpoint = try openCheckpoint(file, external: external, memory: memory)
+        let referenceFile = try reference.map { try openCheckpoint($0, external: external, memory: memory) }
         let verdicts: [CellVerdict]
         if let other {
-            let counterpart = try resources.open(other)
+            let counterpart = try openCheckpoint(other, external: external, memory: memory)
             let named = pairs.map { pair -> (String, String) in
                 let parts = pair.split(separator: "=", omittingEmptySubsequences: false).map(String.init)
                 return (parts[0], parts[1])

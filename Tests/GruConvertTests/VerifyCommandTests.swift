@@ -113,3 +113,21 @@ import Testing
         #expect(bad.status == 2 && bad.stderr.hasPrefix("error: --max-memory takes a size"))
     }
 }
+
+/// A crafted file pointing at another file on disk cannot make any subcommand print or copy its bytes.
+@Suite struct ReachCommandTests {
+    @Test(arguments: ["bad/external_storage.h5", "bad/virtual.h5", "bad/external_link.h5"])
+    func nothingFromOtherFilesIsPrintedOrCopied(_ fixture: String) throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("reach-\(UUID()).h5").path
+        for arguments in [["inspect", Fixtures.path(fixture)], ["inspect", Fixtures.path(fixture), "--format", "json"],
+                          ["verify", Fixtures.path(fixture)], ["convert", Fixtures.path(fixture), output]] {
+            let result = try GRUConvertBinary.run(arguments)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.hasPrefix("error: \(Fixtures.path(fixture)): rnn/gru_cell/gates/kernel: "))
+            #expect(result.stderr.filter { $0 == "\n" }.count == 1)
+            #expect(!result.stderr.contains("SECRET"))
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+    }
+}
