@@ -40,6 +40,8 @@ let package = Package(
         ),
         // Times the forward passes for bench/bench_forward.py; not part of the tool.
         .executableTarget(name: "gru-bench", dependencies: ["GRUReference", "CGRUKernels", "COpenBLAS"]),
+        // The libFuzzer harness; built only by fuzz/run.sh, with -sanitize=fuzzer (libFuzzer supplies main).
+        .executableTarget(name: "gru-fuzz", dependencies: ["Checkpoint"]),
         .testTarget(name: "GRUReferenceTests", dependencies: ["GRUReference"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "GruConvertTests", dependencies: ["gru-convert"]),

@@ -26,26 +26,46 @@ struct GRUConvert: ParsableCommand {
         subcommands: [Inspect.self, Verify.self, Convert.self]
     )
 
-    /// Parses, runs, and exits: 0 on success (and for --help), 2 for bad input or usage.
+    /// Parses, runs, and exits: 0 on success (and for --help), 1 when verify finds a difference, 2 for bad
+    /// input or usage. A command that reads checkpoints runs in a child process (`Isolation`), so that a
+    /// file malformed enough to crash the HDF5 library still gets one line and status 2.
     static func main() {
+        let command: ParsableCommand
         do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch let error as CheckpointError {
-            printError(error.description)
-            Glibc.exit(ExitStatus.badInput)
+            command = try parseAsRoot()
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))
-                Glibc.exit(ExitStatus.success)
-            }
-            if let exit = error as? ExitCode {
-                Glibc.exit(exit.rawValue)
-            }
-            printError(String(fullMessage(for: error).drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()))
-            Glibc.exit(ExitStatus.badInput)
+            Glibc.exit(report(error))
         }
+        if let reader = command as? ReadsCheckpoints {
+            Glibc.exit(Isolation.run(reader) { execute(command) })
+        }
+        Glibc.exit(execute(command))
+    }
+
+    /// Runs a parsed command and returns its exit status, printing any error as one line on stderr.
+    static func execute(_ command: ParsableCommand) -> Int32 {
+        var command = command
+        do {
+            try command.run()
+            return ExitStatus.success
+        } catch {
+            return report(error)
+        }
+    }
+
+    /// Prints an error (or the help it carries) and returns the status it means.
+    static func report(_ error: Error) -> Int32 {
+        if let error = error as? CheckpointError {
+            printError(error.description)
+            return ExitStatus.badInput
+        }
+        if let exit = error as? ExitCode { return exit.rawValue }
+        if exitCode(for: error) == .success {
+            print(fullMessage(for: error))
+            return ExitStatus.success
+        }
+        printError(String(fullMessage(for: error).drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()))
+        return ExitStatus.badInput
     }
 }
 

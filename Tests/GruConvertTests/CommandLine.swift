@@ -3,6 +3,8 @@ import Foundation
 /// Runs the built `gru-convert` binary and captures what it printed.
 struct CommandResult {
     var status: Int32
+    /// True when the process was ended by a signal (then `status` is the signal number).
+    var signalled = false
     var stdout: String
     var stderr: String
 }
@@ -22,10 +24,13 @@ enum GRUConvertBinary {
         try run(arguments)
     }
 
-    static func run(_ arguments: [String]) throws -> CommandResult {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -34,7 +39,7 @@ enum GRUConvertBinary {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus,
+        return CommandResult(status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal,
                              stdout: String(decoding: outData, as: UTF8.self),
                              stderr: String(decoding: errData, as: UTF8.self))
     }

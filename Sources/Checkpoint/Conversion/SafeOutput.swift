@@ -7,7 +7,7 @@ import Darwin
 /// An output file written safely: into a temporary file beside OUTPUT, renamed into place only when
 /// complete (`rename(2)` is atomic within a directory), removed on failure or on SIGINT/SIGTERM. An
 /// interrupted run, even by SIGKILL, never leaves a partial OUTPUT.
-final class SafeOutput {
+public final class SafeOutput {
     let output: String
     let temporaryPath: String
     private var committed = false
@@ -21,8 +21,16 @@ final class SafeOutput {
         guard stat(directory.isEmpty ? "/" : directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
             throw CheckpointError(file: output, reason: "the directory \(directory.isEmpty ? "/" : directory) does not exist")
         }
-        temporaryPath = (slash == nil ? "" : directory + "/") + ".\(base).gru-convert-\(getpid()).tmp"
+        temporaryPath = Self.temporaryPath(for: output, process: getpid())
         SignalCleanup.arm(temporaryPath)
+    }
+
+    /// The temporary file that process `process` writes for `output`: `.NAME.gru-convert-PID.tmp` beside it.
+    public static func temporaryPath(for output: String, process: Int32) -> String {
+        let slash = output.lastIndex(of: "/")
+        let base = slash.map { String(output[output.index(after: $0)...]) } ?? output
+        let directory = slash.map { String(output[...$0]) } ?? ""
+        return directory + ".\(base).gru-convert-\(process).tmp"
     }
 
     /// Moves the finished temporary file into place.

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// Inputs the fuzzer found (fuzz/regressions) and hostile files: whatever libhdf5 does with them, the
+/// command line answers with a status and at most one line on stderr, never a signal, and leaves no file.
+@Suite struct HostileFileTests {
+    static let regressions: [String] = {
+        let directory = Fixtures.directory.deletingLastPathComponent().appendingPathComponent("fuzz/regressions")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).sorted()
+            .map { directory.appendingPathComponent($0).path }
+    }()
+
+    @Test func thereAreRegressionInputs() {
+        #expect(Self.regressions.count >= 3)
+    }
+
+    @Test(arguments: regressions)
+    func everyFoundInputGetsAnAnswer(_ path: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("out.h5").path
+        for arguments in [["inspect", path], ["verify", path, "--batch", "2", "--steps", "2"], ["convert", path, output]] {
+            let result = try GRUConvertBinary.run(arguments)
+            #expect([0, 1, 2].contains(result.status), "\(arguments): status \(result.status)")
+            if result.status == 2 {
+                #expect(result.stdout.isEmpty)
+                #expect(result.stderr.hasPrefix("error: ") && result.stderr.filter { $0 == "\n" }.count == 1, "\(result.stderr)")
+            }
+            #expect(!result.stderr.contains("Backtrac"), "a crash leaked through")
+        }
+        // Nothing but a complete output is ever left: no temporary file.
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(left.allSatisfy { $0 == "out.h5" }, "\(left)")
+    }
+
+    /// The first input the fuzzer found crashes libhdf5 inside H5Ocopy; isolation turns that into one line.
+    @Test func aLibraryCrashBecomesOneLine() throws {
+        let crash = try #require(Self.regressions.first { $0.hasSuffix("crash-552b49dc131743ba6569c5b0851151494f6abf92") })
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID()).h5").path
+        let result = try GRUConvertBinary.run("convert", crash, output)
+        #expect(result.status == 2)
+        #expect(result.stderr == "error: \(crash): the HDF5 library crashed while reading this file (SIGSEGV); it is malformed\n")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        // Negative control: without the child process, the same file kills the tool.
+        let unprotected = try GRUConvertBinary.run(["convert", crash, output], environment: ["GRU_CONVERT_IN_PROCESS": "1",
+                                                                                              "SWIFT_BACKTRACE": "enable=no"])
+        #expect(unprotected.signalled)
+        try? FileManager.default.removeItem(atPath: SafeOutputPath.temporary(for: output))
+    }
+}
+
+/// Where a killed convert leaves its temporary file (the process id is unknown here, so any match).
+enum SafeOutputPath {
+    static func temporary(for output: String) -> String {
+        let url = URL(fileURLWithPath: output)
+        let prefix = "." + url.lastPathComponent + ".gru-convert-"
+        let directory = url.deletingLastPathComponent().path
+        let match = (try? FileManager.default.contentsOfDirectory(atPath: directory))?.first { $0.hasPrefix(prefix) }
+        return directory + "/" + (match ?? prefix)
+    }
+}
