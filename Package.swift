@@ -30,11 +30,14 @@ let package = Package(
         .target(name: "GRUReference", dependencies: ["CGRUKernels"]),
         // HDF5 files, variable names, GRU cell discovery.
         .target(name: "Checkpoint", dependencies: ["CHDF5", "GRUReference"]),
+        // One process-control call for the command line's child process.
+        .target(name: "CProcess"),
         // The command line, thin over the libraries.
         .executableTarget(
             name: "gru-convert",
             dependencies: [
                 "Checkpoint",
+                "CProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,3 +1,4 @@
+import CProcess
 import Checkpoint
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +29,8 @@ enum Isolation {
             // A crash in the child should end it quietly (the parent reports it), without the Swift
             // runtime's backtrace on stderr.
             for crash in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT] { _ = Glibc.signal(crash, SIG_DFL) }
+            // And it should not outlive the parent: `kill -9` on the tool stops the work.
+            _ = gp_die_with_parent()
             exit(work())                           // exit flushes what the child printed
         }
         var status: Int32 = 0
