@@ -1,0 +1,88 @@
+import Checkpoint
+import Foundation
+import Testing
+
+/// fixtures/bad/: each broken file and its exact outcome through the command line.
+@Suite struct BadCorpusTests {
+    static func bad(_ name: String) -> String { Fixtures.path("bad/\(name).h5") }
+
+    static let unreadable: [(String, String)] = [
+        ("not_hdf5", "not an HDF5 file (no HDF5 signature found)"),
+        ("empty", "empty file, not an HDF5 file"),
+        ("truncated_7", "not an HDF5 file (no HDF5 signature found)"),
+        ("truncated_600", "cannot open it as HDF5, it is truncated or damaged (truncated file: eof = 600, sblock->base_addr = 0, stored_eof = 12688)"),
+        ("truncated_5000", "cannot open it as HDF5, it is truncated or damaged (truncated file: eof = 5000, sblock->base_addr = 0, stored_eof = 12688)"),
+    ]
+
+    static let inconsistent: [(String, String)] = [
+        ("missing_variable", "incomplete tf-gru-cell cell: missing candidate/bias"),
+        ("shapes_disagree", "gates/bias is [7], expected [8] (input size 5, 4 units, from candidate/kernel [9, 4])"),
+        ("int_matrix", "gates/kernel holds int32, not floating-point values"),
+        ("string_matrix", "candidate/kernel holds string, not floating-point values"),
+        ("slot_shape", "slot rnn/gru_cell/gates/kernel/Adam:0 is [8, 9], but its variable gates/kernel is [9, 8]"),
+        ("group_not_dataset", "incomplete tf-gru-cell cell: missing gates/kernel"),
+    ]
+
+    func outputPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID()).h5").path
+    }
+
+    @Test(arguments: unreadable)
+    func unreadableFilesAreOneLineEverywhere(_ name: String, _ reason: String) throws {
+        let output = outputPath()
+        for arguments in [["inspect", Self.bad(name)], ["verify", Self.bad(name)], ["convert", Self.bad(name), output]] {
+            let result = try GRUConvertBinary.run(arguments)
+            #expect(result.status == 2)
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr == "error: \(Self.bad(name)): \(reason)\n")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
+    @Test(arguments: inconsistent)
+    func inconsistentCellsAreNamedAndNeverConverted(_ name: String, _ reason: String) throws {
+        let output = outputPath()
+        let convert = try GRUConvertBinary.run("convert", Self.bad(name), output)
+        #expect(convert.status == 2)
+        #expect(convert.stderr == "error: \(Self.bad(name)): rnn/gru_cell: not a consistent GRU cell, so it cannot be converted: "
+                + "\(reason) (name the cells to convert with --cell)\n")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        let verify = try GRUConvertBinary.run("verify", Self.bad(name))
+        #expect(verify.status == 1)
+        #expect(verify.stdout.contains("  ! not a consistent GRU cell: \(reason)\n"))
+        let inspect = try GRUConvertBinary.run("inspect", Self.bad(name))
+        #expect(inspect.status == 0 && inspect.stdout.contains("  rnn/gru_cell: \(reason)\n"))
+    }
+
+    /// NaN and infinity are carried faithfully by convert, and never called equivalent by verify.
+    @Test func nanAndInfinityAreCarriedButNeverEquivalent() throws {
+        let verify = try GRUConvertBinary.run("verify", Self.bad("nan_weights"))
+        #expect(verify.status == 1)
+        #expect(verify.stdout.contains("  ! gates/kernel holds 1 NaN and 1 infinite values\n"))
+        let output = outputPath()
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        #expect(try GRUConvertBinary.run("convert", Self.bad("nan_weights"), output).status == 0)
+        let source = try CheckpointFile(readingFrom: Self.bad("nan_weights")).read("rnn/gru_cell/gates/kernel", as: Float.self)
+        let split = try CheckpointFile(readingFrom: output)
+        let wz = try split.read("rnn/gru_cell/Wz", as: Float.self), ur = try split.read("rnn/gru_cell/Ur", as: Float.self)
+        // Kg[2, 3] (NaN) is in Wr; Kg[4, 1] (inf) is in Wr too: row 4 < I = 5, column 1 < H = 4.
+        let wr = try split.read("rnn/gru_cell/Wr", as: Float.self)
+        #expect(wr.scalars[2 * 4 + 3].bitPattern == source.scalars[2 * 8 + 3].bitPattern && wr.scalars[2 * 4 + 3].isNaN)
+        #expect(wr.scalars[4 * 4 + 1] == .infinity)
+        #expect(!ur.scalars.contains { !$0.isFinite } && !wz.scalars.contains { !$0.isFinite })
+        let pair = try GRUConvertBinary.run("verify", Self.bad("nan_weights"), output)
+        #expect(pair.status == 1)
+    }
+
+    @Test func oddNamesRoundTrip() throws {
+        let output = outputPath(), back = outputPath()
+        defer { for path in [output, back] { try? FileManager.default.removeItem(atPath: path) } }
+        #expect(try GRUConvertBinary.run("convert", Self.bad("odd_names"), output).status == 0)
+        #expect(try GRUConvertBinary.run("verify", Self.bad("odd_names"), output).status == 0)
+        #expect(try GRUConvertBinary.run("convert", output, back, "--to", "fused").status == 0)
+        let names = try CheckpointFile(readingFrom: back).datasetNames()
+        #expect(names == (try CheckpointFile(readingFrom: Self.bad("odd_names")).datasetNames()))
+        #expect(names.contains("encoder layer 1/rnn (v2)/gru_cell.ünï/gates/kernel"))
+        #expect(names.contains("weird name: =;,|*?\"'"))
+    }
+}
