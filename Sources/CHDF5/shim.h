@@ -213,6 +213,22 @@ static inline int gc_dataset_storage_outside(hid_t dataset, char *file, size_t f
     return result;
 }
 
+/// Where a contiguous dataset's declared storage ends in the file (`H5Dget_offset` plus the size its
+/// type and shape need), or 0 for other layouts and unallocated storage.
+static inline unsigned long long gc_contiguous_storage_end(hid_t dataset) {
+    haddr_t offset = H5Dget_offset(dataset);
+    if (offset == HADDR_UNDEF) return 0;
+    hid_t type = H5Dget_type(dataset), space = H5Dget_space(dataset);
+    hssize_t count = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    size_t size = type >= 0 ? H5Tget_size(type) : 0;
+    if (type >= 0) H5Tclose(type);
+    if (space >= 0) H5Sclose(space);
+    if (count < 0 || size == 0) return 0;
+    unsigned long long bytes = (unsigned long long)count * size;
+    if (size != 0 && bytes / size != (unsigned long long)count) return ~0ULL;
+    return (unsigned long long)offset + bytes < (unsigned long long)offset ? ~0ULL : (unsigned long long)offset + bytes;
+}
+
 // MARK: - Variable-length strings
 
 /// Frees what HDF5 allocated while reading variable-length data (`H5Dvlen_reclaim` / `H5Treclaim`).

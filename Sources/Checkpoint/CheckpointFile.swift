@@ -12,6 +12,8 @@ import Darwin
 public final class CheckpointFile {
     /// The path as the caller gave it, used in every error message.
     public let path: String
+    /// The file's size in bytes when it was opened.
+    private let fileSize: Int
     /// No read allocates more than this; a dataset declaring more is refused before allocation.
     public var memoryBudget = MemoryBudget.machineDefault
     /// Accept files that reach outside themselves: datasets whose values live in other files (external
@@ -24,7 +26,7 @@ public final class CheckpointFile {
     /// non-empty regular file that starts like HDF5, so that each way of being wrong has its own message.
     public init(readingFrom path: String) throws {
         self.path = path
-        try Self.checkIsOpenable(path)
+        fileSize = try Self.checkIsOpenable(path)
         let signature = HDF5Library.locked { gc_is_hdf5(path) }
         guard signature > 0 else {
             throw CheckpointError(file: path, reason: "not an HDF5 file (no HDF5 signature found)")
@@ -39,7 +41,8 @@ public final class CheckpointFile {
     }
 
     /// Each way a path can fail to be a readable, non-empty file gets its own message (`stat`, `access`).
-    private static func checkIsOpenable(_ path: String) throws {
+    @discardableResult
+    private static func checkIsOpenable(_ path: String) throws -> Int {
         var info = stat()
         guard stat(path, &info) == 0 else {
             let reason = errno == ENOENT || errno == ENOTDIR ? "no such file" : String(cString: strerror(errno))
@@ -57,6 +60,7 @@ public final class CheckpointFile {
         guard info.st_size > 0 else {
             throw CheckpointError(file: path, reason: "empty file, not an HDF5 file")
         }
+        return Int(info.st_size)
     }
 
     // MARK: - Walking
@@ -249,6 +253,11 @@ public final class CheckpointFile {
     private func openDataset(_ name: String) throws -> HDF5Handle {
         let id = try call("open the dataset", name) { H5Dopen2(file.id, name, gc_default_plist()) }
         let dataset = HDF5Handle(id, .dataset, parent: file)
+        let end = HDF5Library.locked { gc_contiguous_storage_end(dataset.id) }
+        if end > UInt64(fileSize) {
+            throw CheckpointError(file: path, object: name, reason: "declares values stored up to byte \(end), "
+                                  + "past the end of the file (\(fileSize) bytes); the file is truncated or damaged")
+        }
         guard !allowExternal else { return dataset }
         var other = [CChar](repeating: 0, count: 4096)
         let outside = try call("read the dataset's storage", name) {

@@ -14,6 +14,19 @@ import Testing
         ("truncated_5000", "cannot open it as HDF5, it is truncated or damaged (truncated file: eof = 5000, sblock->base_addr = 0, stored_eof = 12688)"),
     ]
 
+    /// Contiguous storage declared past the end of the file is refused before any read.
+    @Test func storageBeyondTheEndOfTheFile() throws {
+        let output = outputPath()
+        for arguments in [["inspect", Self.bad("beyond_end")], ["verify", Self.bad("beyond_end")],
+                          ["convert", Self.bad("beyond_end"), output]] {
+            let result = try GRUConvertBinary.run(arguments)
+            #expect(result.status == 2)
+            #expect(result.stderr == "error: \(Self.bad("beyond_end")): big: declares values stored up to byte 264208, "
+                    + "past the end of the file (133136 bytes); the file is truncated or damaged\n")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
     static let inconsistent: [(String, String)] = [
         ("missing_variable", "incomplete tf-gru-cell cell: missing candidate/bias"),
         ("shapes_disagree", "gates/bias is [7], expected [8] (input size 5, 4 units, from candidate/kernel [9, 4])"),
