@@ -213,6 +213,24 @@ import Testing
                 == "candidate/kernel has shape [], expected a matrix")
     }
 
+    @Test func zeroExtentsAndHighRanksAreProblems() {
+        var zero = fused("rnn/gru_cell", i: 3, h: 0)
+        #expect(CheckpointInventory(variables: zero).problems.first?.reason
+                == "candidate/kernel has shape [3, 0], which leaves no rows for the input (a kernel is [I+H, H])")
+        zero = fused("rnn/gru_cell")
+        zero[0].shape = [5, 4, 1]   // gates/kernel of rank 3
+        #expect(CheckpointInventory(variables: zero).problems.first?.reason
+                == "gates/kernel is [5, 4, 1], expected [5, 4] (input size 3, 2 units, from candidate/kernel [5, 2])")
+        let huge = [variable("x/gates/kernel", [Int.max, 4]), variable("x/gates/bias", [4]),
+                    variable("x/candidate/kernel", [Int.max, 2]), variable("x/candidate/bias", [2])]
+        #expect(huge[0].elementCount == Int.max)   // saturates rather than overflowing
+        #expect(CheckpointInventory(variables: huge).problems.first?.reason
+                == "candidate/kernel has shape [\(Int.max), 2], too large to be a cell")
+        let wide = [variable("x/gates/kernel", [4, Int.max]), variable("x/gates/bias", [4]),
+                    variable("x/candidate/kernel", [Int.max, Int.max / 2 + 1]), variable("x/candidate/bias", [2])]
+        #expect(CheckpointInventory(variables: wide).cells.isEmpty)   // 2H would overflow: refused, no trap
+    }
+
     @Test func unrelatedVariablesAreListedAsOther() {
         let variables = [variable("embedding/weights", [10, 3]), variable("dense/kernel", [2, 2]),
                          variable("global_step", [], .integer(bits: 64, signed: true))] + fused("rnn/gru_cell")

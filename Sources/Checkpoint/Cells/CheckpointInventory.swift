@@ -142,6 +142,9 @@ public struct CheckpointInventory: Sendable {
             return .failure(Reason(reason: "\(member.relative) has shape \(format(member.variable.shape)), expected a matrix"))
         }
         let basisMember = byTensor[basis]!
+        guard dimensions.units <= Int.max / 4, dimensions.inputSize <= Int.max / 4 else {
+            return .failure(Reason(reason: "\(basisMember.relative) has shape \(format(basisMember.variable.shape)), too large to be a cell"))
+        }
         guard dimensions.inputSize >= 1, dimensions.units >= 1 else {
             return .failure(Reason(reason: "\(basisMember.relative) has shape \(format(basisMember.variable.shape)), "
                                    + (layout.isFused ? "which leaves no rows for the input (a kernel is [I+H, H])"
