@@ -16,13 +16,30 @@ extension ReadsCheckpoints {
 }
 
 /// Runs the work in a child process (`fork`), so that a file malformed enough to crash libhdf5 itself
-/// (Debian's 1.10.8 has known crashes on malformed files; the fuzzer finds them in minutes) ends in
-/// `error: FILE: ...` and status 2 instead of a signal. The parent only waits: the child writes all
-/// output. Cost: one fork of a small process, about a millisecond (README). `GRU_CONVERT_IN_PROCESS=1`
-/// runs in one process (for debuggers).
+/// (Debian's 1.10.8 has known crashes on malformed files; the fuzzer finds them in minutes), or to make
+/// it loop forever, ends in `error: FILE: ...` and status 2 instead of a signal or a hang. The parent
+/// only watches: the child writes all output, and counts its HDF5 calls into shared memory; a count
+/// that stops moving for `stallSeconds` (default 120, `GRU_CONVERT_STALL_SECONDS`) means libhdf5 is stuck
+/// in one call. Cost: one fork of a small process (README). `GRU_CONVERT_IN_PROCESS=1` runs in one
+/// process (for debuggers).
 enum Isolation {
+    static var stallSeconds: Double {
+        getenv("GRU_CONVERT_STALL_SECONDS").flatMap { Double(String(cString: $0)) } ?? 120
+    }
+
     static func run(_ reader: ReadsCheckpoints, _ work: () -> Int32) -> Int32 {
         if getenv("GRU_CONVERT_IN_PROCESS") != nil { return work() }
+        guard let shared = mmap(nil, 8, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
+              shared != MAP_FAILED else { return work() }
+        let counter = shared.bindMemory(to: UInt64.self, capacity: 1)
+        counter.pointee = 0
+        // SIGCHLD blocked, so the parent can sleep until the child ends (sigtimedwait), waking only to
+        // look at the count: no polling delay on the way out.
+        var childSignal = sigset_t(), previous = sigset_t()
+        sigemptyset(&childSignal)
+        sigaddset(&childSignal, SIGCHLD)
+        sigprocmask(SIG_BLOCK, &childSignal, &previous)
+        defer { sigprocmask(SIG_SETMASK, &previous, nil) }
         let child = fork()
         if child < 0 { return work() }             // no process to spare: run here rather than not at all
         if child == 0 {
@@ -31,10 +48,35 @@ enum Isolation {
             for crash in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT] { _ = Glibc.signal(crash, SIG_DFL) }
             // And it should not outlive the parent: `kill -9` on the tool stops the work.
             _ = gp_die_with_parent()
+            sigprocmask(SIG_SETMASK, &previous, nil)
+            HDF5Activity.count(into: counter)
             exit(work())                           // exit flushes what the child printed
         }
         var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        var seen = counter.pointee, lastProgress = now(), stalled = false
+        while true {
+            let done = waitpid(child, &status, WNOHANG)
+            if done == child || (done < 0 && errno != EINTR) { break }
+            var wait = timespec(tv_sec: 0, tv_nsec: 200_000_000)
+            _ = sigtimedwait(&childSignal, nil, &wait)
+            let count = counter.pointee
+            if count != seen {
+                (seen, lastProgress) = (count, now())
+            } else if now() - lastProgress > stallSeconds {
+                stalled = true
+                kill(child, SIGKILL)
+                while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+                break
+            }
+        }
+        munmap(shared, 8)
+        if stalled {
+            if let output = reader.outputFile { unlink(SafeOutput.temporaryPath(for: output, process: child)) }
+            let files = reader.inputFiles.joined(separator: ", ")
+            printError("\(files): the HDF5 library made no progress for \(Int(stallSeconds)) s while reading "
+                       + "\(reader.inputFiles.count == 1 ? "this file; it is" : "these files; one of them is") malformed")
+            return ExitStatus.badInput
+        }
         let signal = status & 0x7f
         if signal == 0 { return (status >> 8) & 0xff }
         if let output = reader.outputFile {
@@ -48,6 +90,12 @@ enum Isolation {
                    + "(\(name)); \(reader.inputFiles.count == 1 ? "it is" : "one of them is") malformed")
         return ExitStatus.badInput
     }
+}
+
+private func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
 extension Inspect: ReadsCheckpoints {

@@ -21,7 +21,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("out.h5").path
         for arguments in [["inspect", path], ["verify", path, "--batch", "2", "--steps", "2"], ["convert", path, output]] {
-            let result = try GRUConvertBinary.run(arguments)
+            let result = try GRUConvertBinary.run(arguments, environment: ["GRU_CONVERT_STALL_SECONDS": "3"])
             #expect([0, 1, 2].contains(result.status), "\(arguments): status \(result.status)")
             if result.status == 2 {
                 #expect(result.stdout.isEmpty)
@@ -32,6 +32,18 @@ import Testing
         // Nothing but a complete output is ever left: no temporary file.
         let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         #expect(left.allSatisfy { $0 == "out.h5" }, "\(left)")
+    }
+
+    /// An input on which libhdf5 loops forever in H5HG_read (reading a variable-length attribute while
+    /// converting): the watcher ends it and says so.
+    @Test func aLibraryHangBecomesOneLine() throws {
+        let hang = try #require(Self.regressions.first { $0.hasSuffix("timeout-2f622ea5e411e4fcd53bce2c4830972dc7589976") })
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("hang-\(UUID()).h5").path
+        let result = try GRUConvertBinary.run(["convert", hang, output], environment: ["GRU_CONVERT_STALL_SECONDS": "2"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "error: \(hang): the HDF5 library made no progress for 2 s while reading this file; it is malformed\n")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(!FileManager.default.fileExists(atPath: SafeOutputPath.temporary(for: output)))
     }
 
     /// The first input the fuzzer found crashes libhdf5 inside H5Ocopy; isolation turns that into one line.

@@ -17,6 +17,7 @@ enum HDF5Library {
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
+        HDF5Activity.tick()
         // Error-printing settings are per thread in thread-safe builds, so this is done every time.
         _ = gc_silence_errors()
         return try body()
@@ -97,4 +98,19 @@ private final class RecursiveLock: @unchecked Sendable {
 
     func lock() { pthread_mutex_lock(mutex) }
     func unlock() { pthread_mutex_unlock(mutex) }
+}
+
+/// A count of HDF5 calls made so far, written where a watcher can see it: the command line keeps it in
+/// memory shared with its parent process, which ends a child whose count stops moving (libhdf5 can loop
+/// forever on a malformed file).
+public enum HDF5Activity {
+    nonisolated(unsafe) private static var counter: UnsafeMutablePointer<UInt64>? = nil
+
+    /// Counts into `location` from now on (memory the watcher also maps).
+    public static func count(into location: UnsafeMutablePointer<UInt64>) { counter = location }
+
+    /// One more call; called by every HDF5 call through the chokepoint.
+    static func tick() {
+        if let counter { counter.pointee &+= 1 }
+    }
 }
