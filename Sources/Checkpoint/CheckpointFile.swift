@@ -138,7 +138,7 @@ public final class CheckpointFile {
         let type = try HDF5Handle(call("read the type", name) { H5Dget_type(dataset.id) }, .datatype)
         let stored = try elementType(type, name)
         guard stored.isFloat else {
-            throw CheckpointError(file: path, object: name, reason: "holds \(stored), not floating-point values")
+            throw CheckpointError(file: path, object: name, reason: "holds \(stored) values, not float16, float32 or float64")
         }
         let dims = try shape(of: dataset, name)
         let count = try Self.elementCount(dims, file: path, object: name)

@@ -98,7 +98,7 @@ import Testing
         #expect(reasons["missing/rnn/gru_cell"] == "incomplete tf-gru-cell cell: missing candidate/bias")
         #expect(reasons["transposed/rnn/gru_cell"]
                 == "candidate/kernel has shape [4, 9], which leaves no rows for the input (a kernel is [I+H, H])")
-        #expect(reasons["int_kernel/rnn/gru_cell"] == "gates/kernel holds int32, not floating-point values")
+        #expect(reasons["int_kernel/rnn/gru_cell"] == "gates/kernel holds int32 values, not float16, float32 or float64")
         #expect(reasons["mixed/rnn/gru_cell"]?.hasPrefix("mixes the layouts tf-gru-cell") == true)
         #expect(found.problems.count == 6)
         #expect(found.otherVariables == ["embedding"])

@@ -53,7 +53,7 @@ import Testing
         let file = try CheckpointFile(readingFrom: Fixtures.path("gru_adam.h5"))
         let error = #expect(throws: CheckpointError.self) { try file.read("global_step:0", as: Float.self) }
         #expect(error?.object == "global_step:0")
-        #expect(error?.reason == "holds int64, not floating-point values")
+        #expect(error?.reason == "holds int64 values, not float16, float32 or float64")
     }
 
     @Test func missingDatasetIsAnErrorNamingIt() throws {
@@ -132,8 +132,8 @@ import Testing
     }
 
     @Test func errorsPrintAsOneLine() {
-        let error = CheckpointError(file: "a.h5", object: "rnn/x", reason: "holds int64, not floating-point values")
-        #expect(error.description == "a.h5: rnn/x: holds int64, not floating-point values")
+        let error = CheckpointError(file: "a.h5", object: "rnn/x", reason: "holds int64 values, not float16, float32 or float64")
+        #expect(error.description == "a.h5: rnn/x: holds int64 values, not float16, float32 or float64")
         #expect(CheckpointError(file: "a.h5", reason: "no such file").description == "a.h5: no such file")
     }
 

@@ -30,8 +30,8 @@ import Testing
     static let inconsistent: [(String, String)] = [
         ("missing_variable", "incomplete tf-gru-cell cell: missing candidate/bias"),
         ("shapes_disagree", "gates/bias is [7], expected [8] (input size 5, 4 units, from candidate/kernel [9, 4])"),
-        ("int_matrix", "gates/kernel holds int32, not floating-point values"),
-        ("string_matrix", "candidate/kernel holds string, not floating-point values"),
+        ("int_matrix", "gates/kernel holds int32 values, not float16, float32 or float64"),
+        ("string_matrix", "candidate/kernel holds string values, not float16, float32 or float64"),
         ("slot_shape", "slot rnn/gru_cell/gates/kernel/Adam:0 is [8, 9], but its variable gates/kernel is [9, 8]"),
         ("group_not_dataset", "incomplete tf-gru-cell cell: missing gates/kernel"),
     ]

@@ -52,7 +52,7 @@ import Testing
         let problems = try #require(json["problems"] as? [[String: String]])
         #expect(problems.count == 6)
         #expect(problems.first { $0["scope"] == "int_kernel/rnn/gru_cell" }?["reason"]
-                == "gates/kernel holds int32, not floating-point values")
+                == "gates/kernel holds int32 values, not float16, float32 or float64")
         #expect(json["other_variables"] as? [String] == ["embedding"])
     }
 

@@ -127,7 +127,7 @@ public struct CheckpointInventory: Sendable {
         }
         let ordered = layout.names.map { byTensor[$0.key]! }
         if let bad = ordered.first(where: { !$0.variable.elementType.isFloat }) {
-            return .failure(Reason(reason: "\(bad.relative) holds \(bad.variable.elementType), not floating-point values"))
+            return .failure(Reason(reason: "\(bad.relative) holds \(bad.variable.elementType) values, not float16, float32 or float64"))
         }
         let types = Set(ordered.map(\.variable.elementType))
         guard types.count == 1, let elementType = types.first else {
