@@ -189,6 +189,7 @@ public final class CheckpointFile {
             return pointer.map { String(cString: $0) } ?? ""
         }
         let size = HDF5Library.locked { H5Tget_size(type.id) }
+        try memoryBudget.check(elements: size, of: 1, file: path, object: place, what: "reading this string")
         // One byte more than stored, so a null-terminated memory type keeps every stored character.
         _ = try call("make a string type", place) { H5Tset_size(memory.id, size + 1) }
         var bytes = [UInt8](repeating: 0, count: size + 1)

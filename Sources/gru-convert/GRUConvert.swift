@@ -84,9 +84,14 @@ func printError(_ message: String) {
 
 /// Writes text to stderr unbuffered (`write(2)`), without Foundation.
 func writeToStandardError(_ text: String) {
+    write(text, to: STDERR_FILENO)
+}
+
+/// Writes all of `text` to a file descriptor.
+func write(_ text: String, to descriptor: Int32) {
     var bytes = Array(text.utf8)[...]
     while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written > 0 else { return }
         bytes = bytes.dropFirst(written)
     }

@@ -9,10 +9,13 @@ import Glibc
 protocol ReadsCheckpoints {
     var inputFiles: [String] { get }
     var outputFile: String? { get }
+    /// The memory budget the work runs under.
+    var memoryBudget: MemoryBudget { get }
 }
 
 extension ReadsCheckpoints {
     var outputFile: String? { nil }
+    var memoryBudget: MemoryBudget { .machineDefault }
 }
 
 /// Runs the work in a child process (`fork`), so that a file malformed enough to crash libhdf5 itself
@@ -40,21 +43,49 @@ enum Isolation {
         sigaddset(&childSignal, SIGCHLD)
         sigprocmask(SIG_BLOCK, &childSignal, &previous)
         defer { sigprocmask(SIG_SETMASK, &previous, nil) }
+        // The child's stderr goes through the parent, which passes it on only if the child ended on its
+        // own: a child killed mid-way (by libhdf5 or by the watcher) must not leave half a message.
+        var channel: [Int32] = [-1, -1]
+        guard pipe(&channel) == 0 else { return work() }
+        _ = fcntl(channel[0], F_SETFL, fcntl(channel[0], F_GETFL) | O_NONBLOCK)
         let child = fork()
         if child < 0 { return work() }             // no process to spare: run here rather than not at all
         if child == 0 {
+            close(channel[0])
+            ProgressLine.descriptor = dup(STDERR_FILENO)
+            dup2(channel[1], STDERR_FILENO)
+            close(channel[1])
             // A crash in the child should end it quietly (the parent reports it), without the Swift
             // runtime's backtrace on stderr.
             for crash in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT] { _ = Glibc.signal(crash, SIG_DFL) }
             // And it should not outlive the parent: `kill -9` on the tool stops the work.
             _ = gp_die_with_parent()
             sigprocmask(SIG_SETMASK, &previous, nil)
+            // The budget bounds what the tool allocates; this bounds what libhdf5 allocates for a malformed
+            // file too (a failed allocation is an HDF5 error, or a crash the parent reports).
+            let (limit, overflow) = reader.memoryBudget.bytes.addingReportingOverflow(2 << 30)
+            if !overflow {
+                var bound = rlimit(rlim_cur: rlim_t(limit), rlim_max: rlim_t(limit))
+                _ = setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &bound)
+            }
             HDF5Activity.count(into: counter)
             exit(work())                           // exit flushes what the child printed
         }
+        close(channel[1])
+        var collected: [UInt8] = []
+        func drain() {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = read(channel[0], &buffer, buffer.count)
+                if count <= 0 { break }
+                collected.append(contentsOf: buffer[..<count])
+            }
+        }
+        defer { close(channel[0]) }
         var status: Int32 = 0
         var seen = counter.pointee, lastProgress = now(), stalled = false
         while true {
+            drain()
             let done = waitpid(child, &status, WNOHANG)
             if done == child || (done < 0 && errno != EINTR) { break }
             var wait = timespec(tv_sec: 0, tv_nsec: 200_000_000)
@@ -78,13 +109,17 @@ enum Isolation {
             return ExitStatus.badInput
         }
         let signal = status & 0x7f
-        if signal == 0 { return (status >> 8) & 0xff }
+        if signal == 0 {
+            drain()
+            write(String(decoding: collected, as: UTF8.self), to: STDERR_FILENO)
+            return (status >> 8) & 0xff
+        }
         if let output = reader.outputFile {
             unlink(SafeOutput.temporaryPath(for: output, process: child))
         }
         if signal == SIGINT || signal == SIGTERM || signal == SIGHUP { return 128 + signal }
-        let name = [SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGFPE: "SIGFPE", SIGILL: "SIGILL"][signal]
-            ?? "signal \(signal)"
+        let name = [SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGFPE: "SIGFPE", SIGILL: "SIGILL",
+                    SIGKILL: "SIGKILL, perhaps out of memory"][signal] ?? "signal \(signal)"
         let files = reader.inputFiles.joined(separator: ", ")
         printError("\(files): the HDF5 library crashed while reading \(reader.inputFiles.count == 1 ? "this file" : "these files") "
                    + "(\(name)); \(reader.inputFiles.count == 1 ? "it is" : "one of them is") malformed")
@@ -100,13 +135,17 @@ private func now() -> Double {
 
 extension Inspect: ReadsCheckpoints {
     var inputFiles: [String] { [file] }
+    /// inspect reads names and shapes only; libhdf5 needs little for that.
+    var memoryBudget: MemoryBudget { MemoryBudget(bytes: 1 << 30) }
 }
 
 extension Verify: ReadsCheckpoints {
     var inputFiles: [String] { [file] + [other, reference].compactMap { $0 } }
+    var memoryBudget: MemoryBudget { memory.budget }
 }
 
 extension Convert: ReadsCheckpoints {
     var inputFiles: [String] { [input] }
     var outputFile: String? { dryRun ? nil : output }
+    var memoryBudget: MemoryBudget { memory.budget }
 }

@@ -39,6 +39,9 @@ struct MemoryOption: ParsableArguments {
                                valueName: "SIZE"))
     var maxMemory: String?
 
+    /// The budget given, or the machine's default.
+    var budget: MemoryBudget { maxMemory.flatMap(MemoryBudget.init(parsing:)) ?? .machineDefault }
+
     func validate() throws {
         if let maxMemory, MemoryBudget(parsing: maxMemory) == nil {
             throw ValidationError("--max-memory takes a size such as 512M or 4G, not '\(maxMemory)'")
@@ -50,6 +53,6 @@ struct MemoryOption: ParsableArguments {
 func openCheckpoint(_ path: String, external: ExternalOption, memory: MemoryOption? = nil) throws -> CheckpointFile {
     let file = try CheckpointFile(readingFrom: path)
     file.allowExternal = external.allowExternal
-    if let text = memory?.maxMemory, let budget = MemoryBudget(parsing: text) { file.memoryBudget = budget }
+    if let memory { file.memoryBudget = memory.budget }
     return file
 }

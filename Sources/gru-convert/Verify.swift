@@ -110,18 +110,21 @@ struct Verify: ParsableCommand {
 /// A one-line progress message on stderr, shown only when stderr is a terminal and the work has taken
 /// more than a second; rewritten in place and cleared at the end.
 final class ProgressLine {
+    /// Where progress goes: the terminal's stderr, even when the work runs in a child whose stderr the
+    /// parent collects (`Isolation`).
+    nonisolated(unsafe) static var descriptor: Int32 = STDERR_FILENO
     private let start = ProgressLine.now()
-    private let enabled = isatty(STDERR_FILENO) == 1
+    private let enabled = isatty(ProgressLine.descriptor) == 1
     private var shown = false
 
     func show(_ message: String) {
         guard enabled, Self.now() - start > 1 else { return }
-        writeToStandardError("\r\u{1B}[K" + message)
+        write("\r\u{1B}[K" + message, to: Self.descriptor)
         shown = true
     }
 
     func clear() {
-        if shown { writeToStandardError("\r\u{1B}[K") }
+        if shown { write("\r\u{1B}[K", to: Self.descriptor) }
         shown = false
     }
 

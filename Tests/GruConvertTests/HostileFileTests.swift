@@ -20,7 +20,8 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("out.h5").path
-        for arguments in [["inspect", path], ["verify", path, "--batch", "2", "--steps", "2"], ["convert", path, output]] {
+        for arguments in [["inspect", path], ["verify", path, "--batch", "2", "--steps", "2", "--max-memory", "512M"],
+                          ["convert", path, output, "--max-memory", "512M"]] {
             let result = try GRUConvertBinary.run(arguments, environment: ["GRU_CONVERT_STALL_SECONDS": "3"])
             #expect([0, 1, 2].contains(result.status), "\(arguments): status \(result.status)")
             if result.status == 2 {
@@ -44,6 +45,18 @@ import Testing
         #expect(result.stderr == "error: \(hang): the HDF5 library made no progress for 2 s while reading this file; it is malformed\n")
         #expect(!FileManager.default.fileExists(atPath: output))
         #expect(!FileManager.default.fileExists(atPath: SafeOutputPath.temporary(for: output)))
+    }
+
+    /// An input on which libhdf5 allocates without end while walking the file: the child's address space
+    /// is bounded (3 GiB for inspect, which reads names and shapes only), so it fails fast, and only the
+    /// parent's line is shown.
+    @Test func aRunawayAllocationBecomesOneLine() throws {
+        let runaway = try #require(Self.regressions.first { $0.hasSuffix("oom-439dda2375e9fcde3fe9cdd51076fac4f5f45b72") })
+        let result = try GRUConvertBinary.run("inspect", runaway)
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error: \(runaway): the HDF5 library crashed while reading this file ("))
+        #expect(result.stderr.filter { $0 == "\n" }.count == 1)
+        #expect(!result.stderr.contains("Fatal error"))
     }
 
     /// The first input the fuzzer found crashes libhdf5 inside H5Ocopy; isolation turns that into one line.

@@ -79,6 +79,8 @@ final class CheckpointWriter {
             let space = HDF5Handle(try call("read the attribute's shape", place) { H5Aget_space(attribute.id) }, .dataspace)
             let count = try call("count the attribute's elements", place) { H5Sget_simple_extent_npoints(space.id) }
             let size = HDF5Library.locked { H5Tget_size(type.id) }
+            try source.memoryBudget.check(elements: Int(count), of: size, file: source.path, object: place,
+                                          what: "copying this attribute")
             var buffer = [UInt8](repeating: 0, count: max(1, Int(count) * size))
             _ = try call("read the attribute", place) { H5Aread(attribute.id, type.id, &buffer) }
             defer {
