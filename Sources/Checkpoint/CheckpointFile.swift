@@ -20,7 +20,7 @@ public final class CheckpointFile {
     /// storage, virtual datasets) are then read, and external links are ignored. Off by default: such
     /// a file is refused, naming the object and where it points. External links are never followed.
     public var allowExternal = false
-    private let file: HDF5Handle
+    let file: HDF5Handle
 
     /// Opens `path` read-only (`H5Fopen` with `H5F_ACC_RDONLY`), after checking that it is a readable,
     /// non-empty regular file that starts like HDF5, so that each way of being wrong has its own message.
@@ -156,102 +156,14 @@ public final class CheckpointFile {
         return Tensor(shape: dims, scalars: scalars)
     }
 
-    // MARK: - Attributes
-
-    /// The string attribute `attribute` of `object` (the root group by default), fixed- or variable-length;
-    /// nil when there is no such attribute (`H5Aexists_by_name`, `H5Aopen_by_name`, `H5Aread`).
-    public func stringAttribute(_ attribute: String, of object: String = ".") throws -> String? {
-        let place = object == "." ? "/@\(attribute)" : "\(object)@\(attribute)"
-        let exists = try call("look for the attribute", place) {
-            H5Aexists_by_name(file.id, object, attribute, gc_default_plist())
-        }
-        guard exists > 0 else { return nil }
-        let attr = try HDF5Handle(call("open the attribute", place) {
-            H5Aopen_by_name(file.id, object, attribute, gc_default_plist(), gc_default_plist())
-        }, .attribute, parent: file)
-        let type = try HDF5Handle(call("read the attribute's type", place) { H5Aget_type(attr.id) }, .datatype)
-        guard HDF5Library.locked({ H5Tget_class(type.id) }) == H5T_STRING else {
-            throw CheckpointError(file: path, object: place, reason: "is not a string attribute")
-        }
-        let space = try HDF5Handle(call("read the attribute's shape", place) { H5Aget_space(attr.id) }, .dataspace)
-        let count = try call("count the attribute's elements", place) { H5Sget_simple_extent_npoints(space.id) }
-        guard count == 1 else {
-            throw CheckpointError(file: path, object: place, reason: "holds \(count) strings, expected one")
-        }
-        let memory = try HDF5Handle(call("make a string type", place) { H5Tcopy(gc_c_string()) }, .datatype)
-        let characterSet = HDF5Library.locked { H5Tget_cset(type.id) }
-        _ = try call("make a string type", place) { H5Tset_cset(memory.id, characterSet) }
-        if try call("read the attribute's type", place, { H5Tis_variable_str(type.id) }) > 0 {
-            _ = try call("make a string type", place) { H5Tset_size(memory.id, gc_variable_size()) }
-            var pointer: UnsafeMutablePointer<CChar>? = nil
-            _ = try call("read the attribute", place) { H5Aread(attr.id, memory.id, &pointer) }
-            defer { _ = HDF5Library.locked { gc_reclaim(memory.id, space.id, &pointer) } }
-            return pointer.map { String(cString: $0) } ?? ""
-        }
-        let size = HDF5Library.locked { H5Tget_size(type.id) }
-        try memoryBudget.check(elements: size, of: 1, file: path, object: place, what: "reading this string")
-        // One byte more than stored, so a null-terminated memory type keeps every stored character.
-        _ = try call("make a string type", place) { H5Tset_size(memory.id, size + 1) }
-        var bytes = [UInt8](repeating: 0, count: size + 1)
-        _ = try call("read the attribute", place) { H5Aread(attr.id, memory.id, &bytes) }
-        // Fixed-length strings are padded with NULs (or spaces, for H5T_STR_SPACEPAD).
-        var text = bytes.prefix { $0 != 0 }
-        if HDF5Library.locked({ H5Tget_strpad(type.id) }) == H5T_STR_SPACEPAD {
-            while text.last == UInt8(ascii: " ") { text = text.dropLast() }
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-
-    // MARK: - Raw access, for conversion
-
-    /// The HDF5 file identifier, for `H5Ocopy` out of this file.
-    var fileID: hid_t { file.id }
-
-    /// Opens any object by path (`""` is the root; `H5Oopen`).
-    func openObject(_ name: String) throws -> HDF5Handle {
-        HDF5Handle(try call("open the object", name.isEmpty ? "/" : name) {
-            H5Oopen(file.id, name.isEmpty ? "/" : name, gc_default_plist())
-        }, .object, parent: file)
-    }
-
-    /// The names of an object's attributes in name order (`H5Aiterate2`).
-    func attributeNames(of object: HDF5Handle, _ name: String) throws -> [String] {
-        final class Collector { var names: [String] = [] }
-        let collector = Collector()
-        let visitor: gc_attribute_visitor = { name, context in
-            guard let name, let context else { return 0 }
-            Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().names.append(String(cString: name))
-            return 0
-        }
-        _ = try call("list the attributes", name.isEmpty ? "/" : name) {
-            gc_visit_attributes(object.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
-        }
-        return collector.names
-    }
-
-    /// A dataset opened for raw reading, with its stored type.
-    func openForRawReading(_ name: String) throws -> (dataset: HDF5Handle, type: HDF5Handle) {
-        let dataset = try openDataset(name)
-        let type = try HDF5Handle(call("read the type", name) { H5Dget_type(dataset.id) }, .datatype)
-        return (dataset, type)
-    }
-
-    /// Reads rows `rows` of a rank-1 or rank-2 dataset as raw elements of its stored type (no conversion).
-    func readRows(_ dataset: HDF5Handle, name: String, shape: [Int], rows: Range<Int>, type: HDF5Handle,
-                  into bytes: UnsafeMutableRawPointer) throws {
-        try HDF5Blocks.transfer(dataset: dataset, name: name, file: path, shape: shape, rows: rows, type: type) {
-            memory, fileSpace in H5Dread(dataset.id, type.id, memory, fileSpace, gc_default_plist(), bytes)
-        }
-    }
-
     // MARK: - Helpers
 
-    private func call<R: BinaryInteger>(_ operation: String, _ object: String, _ body: () -> R) throws -> R {
+    func call<R: BinaryInteger>(_ operation: String, _ object: String, _ body: () -> R) throws -> R {
         try HDF5Library.call(operation, file: path, object: object, body)
     }
 
     /// Opens a dataset, refusing one whose values live in another file unless `allowExternal`.
-    private func openDataset(_ name: String) throws -> HDF5Handle {
+    func openDataset(_ name: String) throws -> HDF5Handle {
         let id = try call("open the dataset", name) { H5Dopen2(file.id, name, gc_default_plist()) }
         let dataset = HDF5Handle(id, .dataset, parent: file)
         let end = HDF5Library.locked { gc_contiguous_storage_end(dataset.id) }
@@ -272,7 +184,7 @@ public final class CheckpointFile {
         return dataset
     }
 
-    private func elementType(_ type: HDF5Handle, _ name: String) throws -> ElementType {
+    func elementType(_ type: HDF5Handle, _ name: String) throws -> ElementType {
         let typeClass = HDF5Library.locked { H5Tget_class(type.id) }
         let bits = HDF5Library.locked { H5Tget_size(type.id) } * 8
         switch typeClass {
@@ -295,7 +207,7 @@ public final class CheckpointFile {
     }
 
     /// The dataset's extents (`H5Sget_simple_extent_dims`); `[]` for a scalar or a null dataspace.
-    private func shape(of dataset: HDF5Handle, _ name: String) throws -> [Int] {
+    func shape(of dataset: HDF5Handle, _ name: String) throws -> [Int] {
         let space = try HDF5Handle(call("read the shape", name) { H5Dget_space(dataset.id) }, .dataspace)
         let rank = try call("read the shape", name) { H5Sget_simple_extent_ndims(space.id) }
         var dims = [hsize_t](repeating: 0, count: Int(rank))
