@@ -14,8 +14,8 @@ public struct ConversionSummary: Sendable {
 }
 
 /// Carries out a `ConversionPlan`: every other dataset copied whole, every converted tensor moved as raw
-/// elements of its stored type (float16, float32 and float64 come out bit-identical) in row blocks of a
-/// few megabytes, group and file attributes kept, all into a temporary file that replaces OUTPUT only
+/// elements of its stored type (float16, float32 and float64 come out bit-identical) in row blocks of at
+/// most a megabyte, group and file attributes kept, all into a temporary file that replaces OUTPUT only
 /// when complete. The input is only read.
 public struct Converter {
     /// Called before each cell with its index and the number of cells, for a progress line.
@@ -42,12 +42,17 @@ public struct Converter {
 
     private func write(_ plan: ConversionPlan, from input: CheckpointFile, into writer: CheckpointWriter) throws {
         let convertedSources = Set(plan.cells.flatMap { $0.datasets.flatMap(\.sources) })
-        let datasets = Set(try input.datasetNames())
-        // Groups that hold only converted datasets disappear with them (`gates/`, `Gates/Linear/`, ...).
+        // Groups that hold only converted datasets disappear with them (`gates/`, `Gates/Linear/`, ...);
+        // groups that hold something else, or nothing at all, are kept.
+        var holdsKept = Set<String>(), holdsAny = Set<String>()
+        for name in try input.datasetNames() {
+            let ancestors = VariableName.ancestors(of: name)
+            holdsAny.formUnion(ancestors)
+            if !convertedSources.contains(name) { holdsKept.formUnion(ancestors) }
+        }
         let groups = try input.groupNames()
-        for group in groups {
-            let inside = datasets.filter { $0.hasPrefix(group + "/") }
-            if inside.isEmpty || !inside.isSubset(of: convertedSources) { try writer.createGroup(group) }
+        for group in groups where holdsKept.contains(group) || !holdsAny.contains(group) {
+            try writer.createGroup(group)
         }
         for name in plan.copied { try writer.copyDataset(name, from: input) }
         for (index, cell) in plan.cells.enumerated() {
