@@ -13,14 +13,17 @@ struct GRUConvert: ParsableCommand {
         commandName: "gru-convert",
         abstract: "Inspect, convert and verify GRU weights stored by TensorFlow in HDF5 checkpoints.",
         discussion: """
-            Exit status: 0 success; 1 reserved for "not equivalent" (verify); 2 bad input or usage, \
-            with one line on stderr.
+            Exit status: 0 success; 1 verify found a cell that is not equivalent; 2 bad input or \
+            usage, with one line on stderr (also when the HDF5 library crashes or hangs on a malformed \
+            file: each subcommand runs its work in a child process).
 
             Examples:
               gru-convert inspect model.h5
               gru-convert inspect model.h5 --format json
               gru-convert verify model.h5
               gru-convert verify model.h5 converted_by_hand.h5
+              gru-convert convert model.h5 model_explicit.h5
+              gru-convert convert old_0.12.h5 renamed.h5 --to fused --names tf
             """,
         version: "0.1.0",
         subcommands: [Inspect.self, Verify.self, Convert.self]
