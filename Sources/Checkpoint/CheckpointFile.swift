@@ -77,9 +77,11 @@ public final class CheckpointFile {
         try objectNames().filter { $0.type == H5O_TYPE_DATASET }.map(\.name)
     }
 
-    /// The paths of all groups but the root, in increasing name order.
-    func groupNames() throws -> [String] {
-        try objectNames().filter { $0.type == H5O_TYPE_GROUP }.map(\.name)
+    /// The paths of all datasets and of all groups but the root, in increasing name order, from one walk.
+    func datasetAndGroupNames() throws -> (datasets: [String], groups: [String]) {
+        let objects = try objectNames()
+        return (objects.filter { $0.type == H5O_TYPE_DATASET }.map(\.name),
+                objects.filter { $0.type == H5O_TYPE_GROUP }.map(\.name))
     }
 
     /// Refuses external links unless `allowExternal` (`H5Lvisit`; they are never followed either way).

@@ -16,7 +16,7 @@ extension GRUSequenceModel {
     }
 }
 
-/// The shapes of one run, checked once: `B`, `T`, and where step `t`'s input and starting state are.
+/// The shapes of one run, checked once: `B`, `T`, `I` and `H`.
 struct SequenceLayout {
     let batch: Int, steps: Int, inputSize: Int, units: Int
 
@@ -33,11 +33,6 @@ struct SequenceLayout {
             precondition(forcedStates.shape == [batch, steps, units], "forced states must be [\(batch), \(steps), \(units)]")
         }
     }
-
-    /// Offset and row stride of step `t`'s input rows in `[B, T, I]`.
-    func input(_ t: Int) -> (offset: Int, stride: Int) { (t * inputSize, steps * inputSize) }
-    /// Offset and row stride of step `t`'s output rows in `[B, T, H]`.
-    func output(_ t: Int) -> (offset: Int, stride: Int) { (t * units, steps * units) }
 }
 
 /// How one run is spread over the cores. When the batch gives every thread at least a full tile of rows,

@@ -115,12 +115,6 @@ func runInParallel(workers: Int, _ body: (Int) -> Void) {
     }
 }
 
-/// Wraps a value that is only shared for the duration of one blocking parallel call.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
-
 /// How many threads to use for one step's products: one per core when the step has enough work.
 func workerCount(rows: Int, dimensions d: CellDimensions) -> Int {
     let work = rows * (d.inputSize + d.units) * 3 * d.units

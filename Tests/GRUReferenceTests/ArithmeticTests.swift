@@ -122,6 +122,34 @@ import Glibc
         #expect(ErrorMeasures.between(whole, reference: exact).maxAbsolute < 1e-4)
     }
 
+    /// The portable kernel (the one machines without FMA run) is a multiply then an add per k, in order:
+    /// exactly the plain loop below, whatever the tiling; and it differs from the FMA kernel's bits.
+    @Test(arguments: [(9, 33, 65), (3, 1, 1)])
+    func portableKernelIsThePlainLoop(rows: Int, depth: Int, columns: Int) {
+        var random = SeededRandom(seed: 5)
+        let a = (0..<(rows * depth)).map { _ in random.normal() }
+        let w = (0..<(depth * columns)).map { _ in random.normal() }
+        var packed = [Float](repeating: 0, count: gk_packed_size(depth, columns))
+        gk_pack(depth, columns, w, columns, &packed)
+        let panels = (columns + 31) / 32
+        var portable = [Float](repeating: 0, count: rows * columns)
+        gk_strict_accumulate_baseline(rows, depth, columns, a, depth, packed, 0, panels, &portable, columns)
+        let plain = (0..<(rows * columns)).map { n in
+            (0..<depth).reduce(Float(0)) { sum, k in
+                let product = a[(n / columns) * depth + k] * w[k * columns + n % columns]
+                return sum + product
+            }
+        }
+        #expect(ErrorMeasures.between(portable, plain).isBitwiseIdentical)
+        if depth > 8 {
+            var dispatched = [Float](repeating: 0, count: rows * columns)
+            gk_strict_accumulate(rows, depth, columns, a, depth, packed, 0, panels, &dispatched, columns)
+            if String(cString: gk_instruction_set()) != "baseline" {
+                #expect(!ErrorMeasures.between(portable, dispatched).isBitwiseIdentical)   // FMA rounds once, not twice
+            }
+        }
+    }
+
     /// Negative control: summing in another order (descending k) does change bits somewhere.
     @Test func anotherSummationOrderChangesBits() {
         var random = SeededRandom(seed: 4)

@@ -44,13 +44,13 @@ public struct Converter {
         let convertedSources = Set(plan.cells.flatMap { $0.datasets.flatMap(\.sources) })
         // Groups that hold only converted datasets disappear with them (`gates/`, `Gates/Linear/`, ...);
         // groups that hold something else, or nothing at all, are kept.
+        let (datasets, groups) = try input.datasetAndGroupNames()
         var holdsKept = Set<String>(), holdsAny = Set<String>()
-        for name in try input.datasetNames() {
+        for name in datasets {
             let ancestors = VariableName.ancestors(of: name)
             holdsAny.formUnion(ancestors)
             if !convertedSources.contains(name) { holdsKept.formUnion(ancestors) }
         }
-        let groups = try input.groupNames()
         for group in groups where holdsKept.contains(group) || !holdsAny.contains(group) {
             try writer.createGroup(group)
         }
