@@ -26,6 +26,22 @@ static inline unsigned gc_file_access_exclusive(void) { return H5F_ACC_EXCL; }
 static inline hid_t gc_native_float(void) { return H5T_NATIVE_FLOAT; }
 /// `H5T_NATIVE_DOUBLE`: the memory type of a Swift `Double`.
 static inline hid_t gc_native_double(void) { return H5T_NATIVE_DOUBLE; }
+// The little-endian IEEE float of `bits` bits (16, 32 or 64) as a new type the caller closes: the
+// store's raw transfer encoding. HDF5 1.10 has no predefined half type, so binary16 is built from
+// `H5T_IEEE_F32LE` (sign bit 15, exponent bits 10..14 with bias 15, mantissa bits 0..9).
+static inline hid_t gc_ieee_float_le(int bits) {
+    if (bits == 64) return H5Tcopy(H5T_IEEE_F64LE);
+    if (bits == 32) return H5Tcopy(H5T_IEEE_F32LE);
+    if (bits != 16) return -1;
+    hid_t type = H5Tcopy(H5T_IEEE_F32LE);
+    if (type < 0) return -1;
+    if (H5Tset_fields(type, 15, 10, 5, 0, 10) < 0 || H5Tset_precision(type, 16) < 0 || H5Tset_size(type, 2) < 0
+        || H5Tset_ebias(type, 15) < 0) {
+        H5Tclose(type);
+        return -1;
+    }
+    return type;
+}
 /// `H5T_C_S1`: a one-byte C string, the base of string memory types.
 static inline hid_t gc_c_string(void) { return H5T_C_S1; }
 /// `H5T_VARIABLE`: the size that makes a string type variable-length.

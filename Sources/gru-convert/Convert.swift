@@ -1,5 +1,6 @@
 import ArgumentParser
-import Checkpoint
+import GRUTools
+import TensorStore
 
 /// `gru-convert convert INPUT OUTPUT`: split fused GRU cells into explicit per-gate tensors, or fuse them back.
 struct Convert: ParsableCommand {
@@ -60,7 +61,7 @@ struct Convert: ParsableCommand {
     enum Names: String, ExpressibleByArgument, CaseIterable { case keep, tf, legacy }
 
     func run() throws {
-        let file = try openCheckpoint(input, external: external, memory: memory)
+        let file = try openStore(input, external: external, memory: memory)
         let options = ConversionOptions(target: to == .explicit ? .explicit : .fused,
                                         names: NameStyle(rawValue: names.rawValue)!, cells: cells)
         let plan = try ConversionPlan.make(for: file, options: options)
@@ -69,7 +70,11 @@ struct Convert: ParsableCommand {
             var converter = Converter()
             let progress = ProgressLine()
             converter.progress = { index, count, scope in progress.show("converting cell \(index + 1) of \(count): \(scope)") }
-            bytes = try converter.write(plan, from: file, to: output, force: force).bytes
+            try OutputTarget.check(output, input: input, force: force)
+            let sink = try SafeOutput.sink(for: output)
+            defer { SignalCleanup.disarm() }
+            try converter.write(plan, from: file, to: sink)
+            bytes = SafeOutput.size(of: output)
             progress.clear()
         }
         let report = ConvertReport(input: input, output: output, options: options, plan: plan, bytes: bytes)

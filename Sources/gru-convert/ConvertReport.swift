@@ -1,4 +1,5 @@
-import Checkpoint
+import GRUTools
+import TensorStore
 
 /// What `convert` prints: the mapping it applied (or would apply, with --dry-run) and what it wrote.
 struct ConvertReport: Encodable {

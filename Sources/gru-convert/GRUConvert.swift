@@ -1,5 +1,6 @@
 import ArgumentParser
-import Checkpoint
+import GRUTools
+import TensorStore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -58,7 +59,7 @@ struct GRUConvert: ParsableCommand {
 
     /// Prints an error (or the help it carries) and returns the status it means.
     static func report(_ error: Error) -> Int32 {
-        if let error = error as? CheckpointError {
+        if let error = error as? StoreError {
             printError(error.description)
             return ExitStatus.badInput
         }

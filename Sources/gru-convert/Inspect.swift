@@ -1,5 +1,6 @@
 import ArgumentParser
-import Checkpoint
+import GRUTools
+import TensorStore
 
 /// `gru-convert inspect FILE`: what a checkpoint holds and which variables form GRU cells.
 struct Inspect: ParsableCommand {
@@ -25,8 +26,8 @@ struct Inspect: ParsableCommand {
     @OptionGroup var external: ExternalOption
 
     func run() throws {
-        let checkpoint = try openCheckpoint(file, external: external)
-        let report = InspectReport(file: file, inventory: CheckpointInventory(variables: try checkpoint.variables()))
+        let checkpoint = try openStore(file, external: external)
+        let report = InspectReport(file: file, inventory: CellInventory(variables: try checkpoint.variables()))
         switch output.format {
         case .json: try printJSON(report)
         case .text: print(report.text, terminator: "")

@@ -1,5 +1,6 @@
-import Checkpoint
-import GRUReference
+import GRUTools
+import TensorStore
+import GRUCore
 
 /// What `inspect` prints: the JSON document documented in the README, and its text rendering.
 struct InspectReport: Encodable {
@@ -40,7 +41,7 @@ struct InspectReport: Encodable {
         case otherVariables = "other_variables"
     }
 
-    init(file: String, inventory: CheckpointInventory) {
+    init(file: String, inventory: CellInventory) {
         self.file = file
         variables = inventory.variables.map {
             VariableEntry(name: $0.name, dtype: $0.elementType.description, shape: $0.shape)

@@ -1,5 +1,6 @@
 import CProcess
-import Checkpoint
+import GRUTools
+import TensorStore
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Checkpoint
+import GRUTools
+import TensorStore
 #if canImport(FoundationEssentials)
 import FoundationEssentials  // JSONEncoder without ICU: Foundation would double start-up time
 #else
@@ -49,9 +50,9 @@ struct MemoryOption: ParsableArguments {
     }
 }
 
-/// Opens a checkpoint with the given limits.
-func openCheckpoint(_ path: String, external: ExternalOption, memory: MemoryOption? = nil) throws -> CheckpointFile {
-    let file = try CheckpointFile(readingFrom: path)
+/// Opens a file with the given limits.
+func openStore(_ path: String, external: ExternalOption, memory: MemoryOption? = nil) throws -> HDF5File {
+    let file = try HDF5File(readingFrom: path)
     file.allowExternal = external.allowExternal
     if let memory { file.memoryBudget = memory.budget }
     return file

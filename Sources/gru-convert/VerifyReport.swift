@@ -1,5 +1,6 @@
-import Checkpoint
-import GRUReference
+import GRUTools
+import TensorStore
+import GRUCore
 
 /// What `verify` prints: the JSON document documented in the README (every key always present, `null`
 /// where a number does not apply), and its text rendering.

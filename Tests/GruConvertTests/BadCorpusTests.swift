@@ -1,4 +1,5 @@
-import Checkpoint
+import GRUTools
+import TensorStore
 import Foundation
 import Testing
 
@@ -75,8 +76,8 @@ import Testing
         let output = outputPath()
         defer { try? FileManager.default.removeItem(atPath: output) }
         #expect(try GRUConvertBinary.run("convert", Self.bad("nan_weights"), output).status == 0)
-        let source = try CheckpointFile(readingFrom: Self.bad("nan_weights")).read("rnn/gru_cell/gates/kernel", as: Float.self)
-        let split = try CheckpointFile(readingFrom: output)
+        let source = try HDF5File(readingFrom: Self.bad("nan_weights")).read("rnn/gru_cell/gates/kernel", as: Float.self)
+        let split = try HDF5File(readingFrom: output)
         let wz = try split.read("rnn/gru_cell/Wz", as: Float.self), ur = try split.read("rnn/gru_cell/Ur", as: Float.self)
         // Kg[2, 3] (NaN) is in Wr; Kg[4, 1] (inf) is in Wr too: row 4 < I = 5, column 1 < H = 4.
         let wr = try split.read("rnn/gru_cell/Wr", as: Float.self)
@@ -93,8 +94,8 @@ import Testing
         #expect(try GRUConvertBinary.run("convert", Self.bad("odd_names"), output).status == 0)
         #expect(try GRUConvertBinary.run("verify", Self.bad("odd_names"), output).status == 0)
         #expect(try GRUConvertBinary.run("convert", output, back, "--to", "fused").status == 0)
-        let names = try CheckpointFile(readingFrom: back).datasetNames()
-        #expect(names == (try CheckpointFile(readingFrom: Self.bad("odd_names")).datasetNames()))
+        let names = try HDF5File(readingFrom: back).datasetNames()
+        #expect(names == (try HDF5File(readingFrom: Self.bad("odd_names")).datasetNames()))
         #expect(names.contains("encoder layer 1/rnn (v2)/gru_cell.ünï/gates/kernel"))
         #expect(names.contains("weird name: =;,|*?\"'"))
     }

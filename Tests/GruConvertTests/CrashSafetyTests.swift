@@ -1,4 +1,5 @@
-import Checkpoint
+import GRUTools
+import TensorStore
 import Foundation
 import Testing
 
@@ -26,7 +27,7 @@ import Testing
             Thread.sleep(forTimeInterval: 0.05)   // the child dies with its parent
             if FileManager.default.fileExists(atPath: output) {
                 // Complete: it opens, and its cell is whole.
-                let cells = CheckpointInventory(variables: try CheckpointFile(readingFrom: output).variables()).cells
+                let cells = CellInventory(variables: try HDF5File(readingFrom: output).variables()).cells
                 #expect(cells.count == 1 && cells[0].layout == .explicit && cells[0].dimensions.units == 2048)
                 outcomes.append("complete")
             } else {

@@ -1,0 +1,174 @@
+import GRUCore
+import TensorStore
+
+/// Which form `convert` writes GRU cells in.
+public enum ConversionTarget: String, CaseIterable, Sendable {
+    /// `Wr Wz Wh Ur Uz Uh br bz bh` under the cell's scope.
+    case explicit
+    /// TensorFlow GRUCell variables (`gates/kernel` ...).
+    case fused
+}
+
+/// How `convert` names what it writes.
+public enum NameStyle: String, CaseIterable, Sendable {
+    /// The cell's own scope; fusing returns a cell to the layout it was split from.
+    case keep
+    /// TF >= 1.2: `rnn/multi_rnn_cell/cell_0/gru_cell/gates/kernel`.
+    case tf
+    /// TF <= 0.12: `RNN/MultiRNNCell/Cell0/GRUCell/Gates/Linear/Matrix`.
+    case legacy
+}
+
+public struct ConversionOptions: Sendable {
+    public var target: ConversionTarget
+    public var names: NameStyle
+    /// Scopes of the cells to convert; empty means every cell.
+    public var cells: [String]
+
+    public init(target: ConversionTarget = .explicit, names: NameStyle = .keep, cells: [String] = []) {
+        self.target = target
+        self.names = names
+        self.cells = cells
+    }
+}
+
+/// One dataset `convert` writes for a cell, and the stored datasets its elements come from.
+public struct PlannedDataset: Hashable, Sendable {
+    /// The name written.
+    public var name: String
+    /// The names read, in the order of the tensors they hold.
+    public var sources: [String]
+}
+
+/// What `convert` does to one cell.
+public struct PlannedCell: Sendable {
+    public var scope: String
+    public var targetScope: String
+    public var from: CellLayout
+    public var to: CellLayout
+    public var dimensions: CellDimensions
+    /// Every dataset written for the cell: its tensors, then its optimizer slots.
+    public var datasets: [PlannedDataset]
+
+    /// The tensors' datasets, each with the cell tensor it holds (slots are not in this list).
+    var tensors: [(tensor: CellTensor, dataset: PlannedDataset)]
+    /// Slot datasets, with the cell tensor they belong to.
+    var slots: [(tensor: CellTensor, dataset: PlannedDataset)]
+}
+
+/// Everything `convert` will write, decided before anything is written.
+public struct ConversionPlan: Sendable {
+    public var cells: [PlannedCell]
+    /// Datasets copied unchanged, under their own names.
+    public var copied: [String]
+
+    /// The attribute on a split cell's scope group that records the fused layout it came from, so that
+    /// fusing it again with `--names keep` gives back the original names.
+    public static let layoutAttribute = "gru_convert_layout"
+
+    /// Plans the conversion of `file`'s cells (all, or those named in `options.cells`).
+    public static func make(for file: any TensorSource, options: ConversionOptions) throws -> ConversionPlan {
+        let inventory = CellInventory(variables: try file.variables())
+        for scope in options.cells where !inventory.cells.contains(where: { $0.scope == scope }) {
+            throw StoreError(.invalidRequest, file: file.path, object: scope, reason: "--cell names no GRU cell of this file "
+                                  + "(cells: \(inventory.cells.map(\.scope).joined(separator: ", ")))")
+        }
+        let chosen = inventory.cells.filter { options.cells.isEmpty || options.cells.contains($0.scope) }
+        // Moves are in small blocks, but a file that declares more than the budget is not believed.
+        let sizes = Dictionary(inventory.variables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for cell in chosen {
+            for (_, stored) in cell.tensors {
+                let variable = sizes[stored]!
+                let bits: Int = if case .float(let bits) = variable.elementType { bits } else { 32 }
+                try file.memoryBudget.check(elements: variable.elementCount, of: bits / 8, file: file.path, object: stored,
+                                            what: "converting its \(format(variable.shape)) \(variable.elementType) values")
+            }
+        }
+        if options.cells.isEmpty, let problem = inventory.problems.first {
+            throw StoreError(.notACell, file: file.path, object: problem.scope.isEmpty ? "/" : problem.scope,
+                                  reason: "not a consistent GRU cell, so it cannot be converted: \(problem.reason) "
+                                      + "(name the cells to convert with --cell)")
+        }
+        var cells: [PlannedCell] = []
+        for cell in chosen {
+            let recorded = try file.stringAttribute(layoutAttribute, of: cell.scope.isEmpty ? "." : cell.scope)
+                .flatMap(CellLayout.init(rawValue:))
+            cells.append(try plan(cell, options: options, recorded: recorded, file: file))
+        }
+        let converted = Set(cells.flatMap { $0.datasets.flatMap(\.sources) })
+        let copied = inventory.variables.map(\.name).filter { !converted.contains($0) }
+        let plan = ConversionPlan(cells: cells, copied: copied)
+        try plan.checkNamesAreFree(file: file)
+        return plan
+    }
+
+    private static func plan(_ cell: GRUCell, options: ConversionOptions, recorded: CellLayout?,
+                             file: any TensorSource) throws -> PlannedCell {
+        let targetScope: String = switch options.names {
+        case .keep: cell.scope
+        case .tf: ScopeNames.current(cell.scope)
+        case .legacy: ScopeNames.legacy(cell.scope)
+        }
+        let to: CellLayout = switch (options.target, options.names) {
+        case (.explicit, _): .explicit
+        case (.fused, .tf): .tfGRUCell
+        case (.fused, .legacy): .tfLegacyGRUCell
+        case (.fused, .keep): cell.layout.isFused ? cell.layout : recorded ?? .tfGRUCell
+        }
+        let suffix = VariableName(cell.tensors[0].stored).suffix
+        let prefix = targetScope.isEmpty ? "" : targetScope + "/"
+        let slotNames = cell.slots.map(VariableName.init)
+
+        // Which source tensors each target tensor is made of: itself when the form stays, else its block(s).
+        func sources(of target: CellTensor) -> [CellTensor] {
+            switch (target, cell.layout.isFused) {
+            case (.explicit(let t), true): [.fused(t.block(cell.dimensions).source)]
+            case (.fused(let f), false): ExplicitTensor.allCases.filter { $0.block(cell.dimensions).source == f }.map { .explicit($0) }
+            default: [target]
+            }
+        }
+        let targetTensors: [CellTensor] = to.isFused ? FusedTensor.allCases.map { .fused($0) } : ExplicitTensor.allCases.map { .explicit($0) }
+        var tensors: [(CellTensor, PlannedDataset)] = []
+        var slots: [(CellTensor, PlannedDataset)] = []
+        for target in targetTensors {
+            let from = sources(of: target)
+            let base = prefix + to.name(of: target)!
+            tensors.append((target, PlannedDataset(name: base + suffix, sources: from.map { cell.storedName(of: $0)! })))
+            // Slots: one target slot for each slot name that every source tensor has (`Adam:0`, `Adam_1:0`).
+            let relatives = from.map { source -> [String: String] in
+                let sourceBase = VariableName(cell.storedName(of: source)!).base + "/"
+                return Dictionary(uniqueKeysWithValues: slotNames.filter { $0.stored.hasPrefix(sourceBase) }
+                    .map { (String($0.stored.dropFirst(sourceBase.count)), $0.stored) })
+            }
+            let allRelatives = Set(relatives.flatMap(\.keys)).sorted()
+            for relative in allRelatives {
+                guard relatives.allSatisfy({ $0[relative] != nil }) else {
+                    let present = relatives.compactMap { $0[relative] }
+                    throw StoreError(.notACell, file: file.path, object: present[0], reason: "the slot \(relative) exists for "
+                                          + "\(present.count) of the \(from.count) tensors that make \(to.name(of: target)!), so it cannot be converted")
+                }
+                slots.append((target, PlannedDataset(name: base + "/" + relative, sources: relatives.map { $0[relative]! })))
+            }
+        }
+        return PlannedCell(scope: cell.scope, targetScope: targetScope, from: cell.layout, to: to, dimensions: cell.dimensions,
+                           datasets: tensors.map(\.1) + slots.map(\.1), tensors: tensors, slots: slots)
+    }
+
+    /// Refuses a plan whose output names collide: two datasets with one name, a dataset where another
+    /// needs a group, or a slot left behind because its siblings are missing.
+    private func checkNamesAreFree(file: any TensorSource) throws {
+        let written = copied + cells.flatMap { $0.datasets.map(\.name) }
+        var seen = Set<String>()
+        for name in written {
+            guard seen.insert(name).inserted else {
+                throw StoreError(.invalidRequest, file: file.path, object: name, reason: "would be written twice by this conversion")
+            }
+        }
+        for name in written {
+            for ancestor in VariableName.ancestors(of: name) where seen.contains(ancestor) {
+                throw StoreError(.invalidRequest, file: file.path, object: name,
+                                      reason: "cannot be written: \(ancestor) would be both a dataset and a group")
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import GRUCore
+import TensorStore
+
+/// Carries out a `ConversionPlan`: every other dataset copied whole, every converted tensor moved as raw
+/// elements of its stored type (float16, float32 and float64 come out bit-identical) in row blocks of at
+/// most a megabyte, group and file attributes kept, all into a temporary file that replaces OUTPUT only
+/// when complete. The input is only read.
+public struct Converter {
+    /// Called before each cell with its index and the number of cells, for a progress line.
+    public var progress: (Int, Int, String) -> Void = { _, _, _ in }
+    /// Largest row block moved at once, in bytes: small enough to stay in cache between the read and the write.
+    var blockBytes = 1 << 20
+
+    public init() {}
+
+    /// Writes `plan` for `input` into `sink` and publishes it (`finish()`); on failure the sink is discarded.
+    public func write(_ plan: ConversionPlan, from input: any TensorSource, to sink: any TensorSink) throws {
+        do {
+            try write(plan, from: input, into: sink)
+            try sink.finish()
+        } catch {
+            sink.discard()
+            throw error
+        }
+    }
+
+    private func write(_ plan: ConversionPlan, from input: any TensorSource, into writer: any TensorSink) throws {
+        let convertedSources = Set(plan.cells.flatMap { $0.datasets.flatMap(\.sources) })
+        // Groups that hold only converted datasets disappear with them (`gates/`, `Gates/Linear/`, ...);
+        // groups that hold something else, or nothing at all, are kept.
+        let datasets = try input.variables().map(\.name), groups = try input.containers()
+        var holdsKept = Set<String>(), holdsAny = Set<String>()
+        for name in datasets {
+            let ancestors = VariableName.ancestors(of: name)
+            holdsAny.formUnion(ancestors)
+            if !convertedSources.contains(name) { holdsKept.formUnion(ancestors) }
+        }
+        for group in groups where holdsKept.contains(group) || !holdsAny.contains(group) {
+            try writer.createContainer(group)
+        }
+        for name in plan.copied { try writer.copy(name, from: input, as: name) }
+        for (index, cell) in plan.cells.enumerated() {
+            progress(index, plan.cells.count, cell.scope)
+            try write(cell, from: input, into: writer)
+        }
+        // Attributes of every group that exists in the output, and of the file.
+        let fusedScopes = Set(plan.cells.filter { $0.to.isFused }.map(\.targetScope))
+        for group in [""] + groups where writer.exists(group) {
+            try writer.copyAttributes(of: group, from: input, to: group) { name in
+                fusedScopes.contains(group) && name == ConversionPlan.layoutAttribute
+            }
+        }
+        for cell in plan.cells where !cell.to.isFused && cell.from.isFused {
+            try writer.setStringAttribute(ConversionPlan.layoutAttribute, cell.from.rawValue, on: cell.targetScope)
+        }
+    }
+
+    private func write(_ cell: PlannedCell, from input: any TensorSource, into writer: any TensorSink) throws {
+        let d = cell.dimensions
+        for (tensor, dataset) in cell.tensors + cell.slots {
+            switch (tensor, cell.from.isFused == cell.to.isFused) {
+            case (_, true):
+                try writer.copy(dataset.sources[0], from: input, as: dataset.name)
+            case (.explicit(let t), false):
+                try move(from: dataset.sources[0], shape: t.block(d).source.shape(d), into: writer,
+                         pieces: [(dataset.name, t.shape(d), t.block(d))], splitting: true, input: input)
+            case (.fused(let f), false):
+                let parts = ExplicitTensor.allCases.filter { $0.block(d).source == f }
+                try move(from: dataset.name, shape: f.shape(d), into: writer,
+                         pieces: zip(parts, dataset.sources).map { ($1, $0.shape(d), $0.block(d)) }, splitting: false,
+                         input: input)
+            }
+            // A split tensor keeps its source's attributes; a fused one takes its first piece's.
+            if cell.from.isFused != cell.to.isFused {
+                try writer.copyAttributes(of: dataset.sources[0], from: input, to: dataset.name, skip: { _ in false })
+            }
+        }
+    }
+
+    /// Moves raw elements between one fused tensor (`whole`, of `shape`) and its explicit blocks (`pieces`),
+    /// a block of whole rows at a time: splitting reads the fused tensor and writes the pieces; fusing reads
+    /// the pieces and writes the fused tensor. Memory holds one row block and one piece of it.
+    private func move(from whole: String, shape: [Int], into writer: any TensorSink,
+                      pieces: [(name: String, shape: [Int], block: FusedBlock)], splitting: Bool,
+                      input: any TensorSource) throws {
+        let variables = Dictionary(try input.variables().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let typeSource = splitting ? whole : pieces[0].name
+        guard let elementType = variables[typeSource]?.elementType, let elementSize = elementType.byteWidth else {
+            throw StoreError(.unsupportedType, file: input.path, object: typeSource, reason: "is not a float tensor")
+        }
+        let width = shape.count == 2 ? shape[1] : shape[0]
+        let totalRows = shape.count == 2 ? shape[0] : 1
+        let rowsPerBlock = max(1, blockBytes / max(1, width * elementSize))
+        if splitting {
+            for piece in pieces { try writer.create(piece.name, elementType: elementType, shape: piece.shape) }
+        } else {
+            for piece in pieces where variables[piece.name]?.elementType != elementType {
+                throw StoreError(.unsupportedType, file: input.path, object: piece.name,
+                                 reason: "has another element type than \(pieces[0].name); the pieces of one tensor must share it")
+            }
+            try writer.create(whole, elementType: elementType, shape: shape)
+        }
+        var block = [UInt8](repeating: 0, count: min(rowsPerBlock, totalRows) * width * elementSize)
+        var part = [UInt8](repeating: 0, count: block.count)
+        for start in stride(from: 0, to: totalRows, by: rowsPerBlock) {
+            let rows = start..<min(start + rowsPerBlock, totalRows)
+            // A rank-1 tensor is one row of `width` elements.
+            let wholeRows = shape.count == 2 ? rows : 0..<1
+            if splitting {
+                try block.withUnsafeMutableBytes { try input.readRawRows(whole, rows: wholeRows, into: $0) }
+            }
+            for piece in pieces {
+                // Rows of this block that belong to the piece, in the piece's own numbering.
+                let pieceRows = piece.block.rows.map { $0.clamped(to: rows) } ?? rows
+                guard !pieceRows.isEmpty else { continue }
+                let local = piece.block.rows.map { (pieceRows.lowerBound - $0.lowerBound)..<(pieceRows.upperBound - $0.lowerBound) }
+                    ?? 0..<1
+                let columns = piece.block.columns
+                let rowBytes = columns.count * elementSize
+                if splitting {
+                    for (n, row) in pieceRows.enumerated() {
+                        let from = ((row - rows.lowerBound) * width + columns.lowerBound) * elementSize
+                        part.replaceSubrange((n * rowBytes)..<((n + 1) * rowBytes), with: block[from..<(from + rowBytes)])
+                    }
+                    try part.withUnsafeBytes { try writer.writeRawRows(piece.name, rows: local, from: $0) }
+                } else {
+                    try part.withUnsafeMutableBytes { try input.readRawRows(piece.name, rows: local, into: $0) }
+                    for (n, row) in pieceRows.enumerated() {
+                        let to = ((row - rows.lowerBound) * width + columns.lowerBound) * elementSize
+                        block.replaceSubrange(to..<(to + rowBytes), with: part[(n * rowBytes)..<((n + 1) * rowBytes)])
+                    }
+                }
+            }
+            if !splitting {
+                try block.withUnsafeBytes { try writer.writeRawRows(whole, rows: wholeRows, from: $0) }
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import GRUCore
+import TensorStore
+
+extension Verifier {
+    // MARK: - Reference runs
+
+    func run(for cell: GRUCell, in runs: [ReferenceRun], cellCount: Int, reference: any TensorSource) throws -> ReferenceRun {
+        if let run = runs.first(where: { $0.scope == cell.scope })
+            ?? runs.first(where: { ScopeNames.current($0.scope) == ScopeNames.current(cell.scope) }) {
+            return run
+        }
+        if runs.count == 1, cellCount == 1 { return runs[0] }
+        throw StoreError(.invalidRequest, file: reference.path, object: cell.scope,
+                              reason: "no reference run for this cell (expected \(cell.scope)/inputs, initial_state, outputs)")
+    }
+
+    /// Teacher-forced steps against the reference's outputs (the verdict), the free-running trajectory
+    /// beside it, and, when the steps do not match, which classic hand-written cell they match instead.
+    func check(_ verdict: inout CellVerdict, against run: ReferenceRun, fused: FusedWeights<Float>,
+                       explicit: ExplicitWeights<Float>) throws {
+        let d = fused.dimensions
+        guard run.inputs.shape[2] == d.inputSize, run.initialState.shape[1] == d.units else {
+            verdict.equivalent = false
+            verdict.diagnosis.append("reference run \(run.scope) is for input size \(run.inputs.shape[2]) and "
+                                     + "\(run.initialState.shape[1]) units, not \(d.inputSize) and \(d.units)")
+            return
+        }
+        let narrow = { (t: Tensor<Double>) in Tensor(shape: t.shape, scalars: t.scalars.map { Float($0) }) }
+        let (inputs, initial, outputs) = (narrow(run.inputs), narrow(run.initialState), narrow(run.outputs))
+        let bounds = FastModeTolerance(fused).bounds(inputs: inputs, initialState: initial, states: outputs)
+        let models: [any GRUSequenceModel] = options.mode == .strict
+            ? [StrictFusedCell(fused), StrictExplicitCell(explicit)] : [FastFusedCell(fused), FastExplicitCell(explicit)]
+        var step = 0.0, trajectory = 0.0, within = true
+        for model in models {
+            let forced = model.run(inputs: inputs, initialState: initial, forcedStates: outputs)
+            let free = model.run(inputs: inputs, initialState: initial)
+            let stepError = ErrorMeasures.between(forced.scalars, reference: run.outputs.scalars)
+            step = max(step, stepError.nonFinite == 0 ? stepError.maxAbsolute : .infinity)
+            trajectory = max(trajectory, ErrorMeasures.between(free.scalars, reference: run.outputs.scalars).maxAbsolute)
+            within = within && stepError.nonFinite == 0
+                && zip(forced.scalars, run.outputs.scalars).enumerated().allSatisfy { n, pair in
+                    abs(Double(pair.0) - pair.1) <= bounds[n / d.units]
+                }
+        }
+        verdict.reference = ReferenceComparison(stepMaxAbsDiff: step, trajectoryMaxAbsDiff: trajectory, withinTolerance: within)
+        guard !within else { return }
+        verdict.equivalent = false
+        verdict.diagnosis.append("reference outputs differ from this cell step by step (max |Δ| \(short(step)), "
+                                 + "bound \(short(bounds.max() ?? 0)))")
+        // Which hand-written cell made the reference outputs, if one of the classic ones did.
+        let truth = explicit.map { Double($0) }
+        for variant in Float64Cell.Variant.allCases where variant != .tensorflow {
+            let out = Float64Cell(truth, variant: variant).run(inputs: run.inputs, initialState: run.initialState,
+                                                                forcedStates: run.outputs)
+            let fits = zip(out.scalars, run.outputs.scalars).enumerated().allSatisfy { n, pair in
+                abs(pair.0 - pair.1) <= bounds[n / d.units]
+            }
+            if fits { verdict.diagnosis.append("the reference outputs match a cell with \(variant.mistake)") }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import CHDF5
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The single chokepoint through which every HDF5 call passes.
+///
+/// It serialises calls (a process-wide recursive lock, so the code is correct whether or not the
+/// installed libhdf5 was built thread-safe), keeps HDF5 from printing its error stack, and turns a
+/// failed call into a `StoreError` carrying HDF5's innermost message.
+enum HDF5Library {
+    private static let lock = RecursiveLock()
+
+    /// Runs `body` with the lock held and HDF5's automatic error printing switched off.
+    static func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        HDF5Activity.tick()
+        // Error-printing settings are per thread in thread-safe builds, so this is done every time.
+        _ = gc_silence_errors()
+        return try body()
+    }
+
+    /// Runs one HDF5 call and returns its result, or throws when the result is negative
+    /// (HDF5's sign of failure for `herr_t`, `hid_t`, `htri_t` and `hssize_t`).
+    ///
+    /// - Parameters:
+    ///   - operation: what was attempted, as the user would say it ("open the dataset").
+    ///   - file, object: where, for the error message.
+    static func call<R: BinaryInteger>(
+        _ operation: String, file: String, object: String? = nil, _ body: () -> R
+    ) throws -> R {
+        try locked {
+            let result = body()
+            guard result >= 0 else {
+                throw StoreError(.damaged, file: file, object: object, reason: failure(of: operation))
+            }
+            return result
+        }
+    }
+
+    /// "cannot <operation>", with HDF5's innermost message when its error stack has one; clears the stack.
+    static func failure(of operation: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 512)
+        let depth = gc_take_error_message(&buffer, buffer.count)
+        let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return depth > 0 && !message.isEmpty ? "cannot \(operation) (\(message))" : "cannot \(operation)"
+    }
+}
+
+/// Owns one HDF5 identifier and closes it, with the call that matches its kind, when released.
+final class HDF5Handle {
+    /// Which `H5*close` releases the identifier.
+    enum Kind { case file, group, dataset, datatype, dataspace, attribute, propertyList, object }
+
+    let id: hid_t
+    let kind: Kind
+    /// Objects inside a file keep their file's handle alive, so it closes last.
+    private let parent: HDF5Handle?
+
+    init(_ id: hid_t, _ kind: Kind, parent: HDF5Handle? = nil) {
+        self.id = id
+        self.kind = kind
+        self.parent = parent
+    }
+
+    deinit {
+        let (id, kind) = (id, kind)
+        HDF5Library.locked {
+            switch kind {
+            case .file: _ = H5Fclose(id)
+            case .group: _ = H5Gclose(id)
+            case .dataset: _ = H5Dclose(id)
+            case .datatype: _ = H5Tclose(id)
+            case .dataspace: _ = H5Sclose(id)
+            case .attribute: _ = H5Aclose(id)
+            case .propertyList: _ = H5Pclose(id)
+            case .object: _ = H5Oclose(id)
+            }
+        }
+    }
+}
+
+/// A recursive pthread mutex: a handle released inside a locked section closes under the same lock.
+/// (Foundation's `NSRecursiveLock` would do, but Foundation with ICU would double the tool's start-up time.)
+private final class RecursiveLock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t> = .allocate(capacity: 1)
+
+    init() {
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(mutex, &attributes)
+        pthread_mutexattr_destroy(&attributes)
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+}
+
+/// A count of HDF5 calls made so far, written where a watcher can see it: the command line keeps it in
+/// memory shared with its parent process, which ends a child whose count stops moving (libhdf5 can loop
+/// forever on a malformed file).
+public enum HDF5Activity {
+    nonisolated(unsafe) private static var counter: UnsafeMutablePointer<UInt64>? = nil
+
+    /// Counts into `location` from now on (memory the watcher also maps).
+    public static func count(into location: UnsafeMutablePointer<UInt64>) { counter = location }
+
+    /// One more call; called by every HDF5 call through the chokepoint.
+    static func tick() {
+        if let counter { counter.pointee &+= 1 }
+    }
+}

@@ -1,0 +1,246 @@
+import CHDF5
+import GRUCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A new HDF5 file being written, always through `HDF5Library`'s chokepoint: groups, datasets copied whole
+/// (`H5Ocopy`: values, type, shape, attributes, chunking and compression), datasets written from raw
+/// elements in row blocks, and attributes copied or set.
+///
+/// Everything goes into a temporary file that the caller names (beside the output, so that publishing is
+/// one `rename(2)`); `finish()` flushes, closes, syncs and renames it into place, `discard()` removes it.
+public final class HDF5Writer: TensorSink {
+    /// The final path, as the user named it, for messages.
+    public let path: String
+    /// The file actually written until `finish()`.
+    public let temporaryPath: String
+    private var file: HDF5Handle?
+    private let linkCreation: HDF5Handle
+    private let datasetCreation: HDF5Handle
+    /// Datasets made by `create`, open until `finish()`, with their shapes and element types.
+    private var created: [String: (dataset: HDF5Handle, shape: [Int], type: ElementType)] = [:]
+    private var published = false
+
+    /// Creates `temporaryPath`, failing if it exists (`H5Fcreate` with `H5F_ACC_EXCL`), to become `path`.
+    public init(creating path: String, temporaryPath: String) throws {
+        self.path = path
+        self.temporaryPath = temporaryPath
+        let access = HDF5Handle(try HDF5Library.call("make a property list", file: path) {
+            gc_file_access_plist_without_locking()
+        }, .propertyList)
+        let id = try HDF5Library.call("create the output file", file: path) {
+            H5Fcreate(temporaryPath, gc_file_access_exclusive(), gc_default_plist(), access.id)
+        }
+        file = HDF5Handle(id, .file)
+        linkCreation = HDF5Handle(try HDF5Library.call("make a property list", file: path) {
+            gc_link_create_plist_with_intermediate_groups()
+        }, .propertyList)
+        datasetCreation = HDF5Handle(try HDF5Library.call("make a property list", file: path) {
+            gc_dataset_create_plist_written_in_full()
+        }, .propertyList)
+    }
+
+    private var fileID: hid_t { file?.id ?? -1 }
+
+    private func call<R: BinaryInteger>(_ operation: String, _ object: String?, _ body: () -> R) throws -> R {
+        do {
+            return try HDF5Library.call(operation, file: path, object: object, body)
+        } catch var error as StoreError {
+            error.code = .writeFailed
+            throw error
+        }
+    }
+
+    /// Whether `name` exists in the output as a link (each path component checked, `H5Lexists`).
+    public func exists(_ name: String) -> Bool {
+        guard !name.isEmpty else { return true }
+        var path = ""
+        for component in name.split(separator: "/") {
+            path += path.isEmpty ? String(component) : "/" + component
+            guard HDF5Library.locked({ H5Lexists(fileID, path, gc_default_plist()) }) > 0 else { return false }
+        }
+        return true
+    }
+
+    /// Creates a group and any missing parents (`H5Gcreate2`), unless it exists.
+    public func createContainer(_ name: String) throws {
+        guard !exists(name) else { return }
+        let id = try call("create the group", name) {
+            H5Gcreate2(fileID, name, linkCreation.id, gc_default_plist(), gc_default_plist())
+        }
+        _ = HDF5Handle(id, .group)
+    }
+
+    /// Copies a dataset whole: from another HDF5 file with `H5Ocopy` (type, storage, filters and
+    /// attributes as they are); from any other source, its rows and string attributes.
+    public func copy(_ name: String, from source: any TensorSource, as target: String) throws {
+        if let hdf5 = source as? HDF5File {
+            _ = try call("copy the dataset", name) {
+                H5Ocopy(hdf5.fileID, name, fileID, target, gc_default_plist(), linkCreation.id)
+            }
+            return
+        }
+        let variable = try source.variables().first { $0.name == name }
+        guard let variable, let width = variable.elementType.byteWidth, (1...2).contains(variable.shape.count) else {
+            throw StoreError(.unsupportedType, file: source.path, object: name,
+                             reason: "only float tensors of rank 1 or 2 can be copied from \(source.formatName) into HDF5")
+        }
+        try create(target, elementType: variable.elementType, shape: variable.shape)
+        let rows = variable.shape.count == 2 ? variable.shape[0] : 1
+        var buffer = [UInt8](repeating: 0, count: max(1, variable.elementCount * width))
+        try buffer.withUnsafeMutableBytes { try source.readRawRows(name, rows: 0..<rows, into: $0) }
+        try buffer.withUnsafeBytes { try writeRawRows(target, rows: 0..<rows, from: $0) }
+        try copyAttributes(of: name, from: source, to: target, skip: { _ in false })
+    }
+
+    /// Copies every attribute of `object` in `source` to `target` here, except those `skip` names: from
+    /// HDF5, read and written with the stored type, so values move unchanged; from another format, its
+    /// string attributes (any other kind is refused, never dropped).
+    public func copyAttributes(of object: String, from source: any TensorSource, to target: String,
+                               skip: (String) -> Bool) throws {
+        guard let source = source as? HDF5File else {
+            for name in try source.attributeNames(of: object) where !skip(name) {
+                guard let value = try source.stringAttribute(name, of: object) else { continue }
+                try setStringAttribute(name, value, on: target)
+            }
+            return
+        }
+        let sourceObject = try source.openObject(object)
+        let targetObject = HDF5Handle(try call("open the object", target) {
+            H5Oopen(fileID, target.isEmpty ? "/" : target, gc_default_plist())
+        }, .object)
+        for name in try source.attributeNames(of: sourceObject, object) where !skip(name) {
+            let place = "\(object.isEmpty ? "/" : object)@\(name)"
+            let attribute = HDF5Handle(try call("open the attribute", place) {
+                H5Aopen(sourceObject.id, name, gc_default_plist())
+            }, .attribute)
+            let type = HDF5Handle(try call("read the attribute's type", place) { H5Aget_type(attribute.id) }, .datatype)
+            let space = HDF5Handle(try call("read the attribute's shape", place) { H5Aget_space(attribute.id) }, .dataspace)
+            let count = try call("count the attribute's elements", place) { H5Sget_simple_extent_npoints(space.id) }
+            let size = HDF5Library.locked { H5Tget_size(type.id) }
+            try source.memoryBudget.check(elements: Int(count), of: size, file: source.path, object: place,
+                                          what: "copying this attribute")
+            var buffer = [UInt8](repeating: 0, count: max(1, Int(count) * size))
+            _ = try call("read the attribute", place) { H5Aread(attribute.id, type.id, &buffer) }
+            defer {
+                if HDF5Library.locked({ H5Tdetect_class(type.id, H5T_VLEN) }) > 0
+                    || HDF5Library.locked({ H5Tis_variable_str(type.id) }) > 0 {
+                    _ = HDF5Library.locked { gc_reclaim(type.id, space.id, &buffer) }
+                }
+            }
+            let created = HDF5Handle(try call("write the attribute", place) {
+                H5Acreate2(targetObject.id, name, type.id, space.id, gc_default_plist(), gc_default_plist())
+            }, .attribute)
+            _ = try call("write the attribute", place) { H5Awrite(created.id, type.id, buffer) }
+        }
+    }
+
+    /// Sets a variable-length UTF-8 string attribute on `object`.
+    public func setStringAttribute(_ name: String, _ value: String, on object: String) throws {
+        let place = "\(object.isEmpty ? "/" : object)@\(name)"
+        let target = HDF5Handle(try call("open the object", object) {
+            H5Oopen(fileID, object.isEmpty ? "/" : object, gc_default_plist())
+        }, .object)
+        let type = HDF5Handle(try call("make a string type", place) { H5Tcopy(gc_c_string()) }, .datatype)
+        _ = try call("make a string type", place) { H5Tset_size(type.id, gc_variable_size()) }
+        _ = try call("make a string type", place) { H5Tset_cset(type.id, H5T_CSET_UTF8) }
+        let space = HDF5Handle(try call("make a dataspace", place) { H5Screate(H5S_SCALAR) }, .dataspace)
+        let attribute = HDF5Handle(try call("write the attribute", place) {
+            H5Acreate2(target.id, name, type.id, space.id, gc_default_plist(), gc_default_plist())
+        }, .attribute)
+        try value.withCString { text in
+            var pointer: UnsafePointer<CChar>? = text
+            _ = try call("write the attribute", place) { H5Awrite(attribute.id, type.id, &pointer) }
+        }
+    }
+
+    /// Creates a contiguous dataset of `shape` holding little-endian IEEE floats of the given width
+    /// (parents created as needed), never pre-filled: every element is written afterwards.
+    public func create(_ name: String, elementType: ElementType, shape: [Int]) throws {
+        guard case .float(let bits) = elementType, elementType.byteWidth != nil else {
+            throw StoreError(.unsupportedType, file: path, object: name, reason: "cannot create a \(elementType) tensor")
+        }
+        let type = HDF5Handle(try call("make a float type", name) { gc_ieee_float_le(Int32(bits)) }, .datatype)
+        var dims = shape.map { hsize_t($0) }
+        let space = HDF5Handle(try call("make a dataspace", name) {
+            shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(dims.count), &dims, nil)
+        }, .dataspace)
+        let dataset = HDF5Handle(try call("create the dataset", name) {
+            H5Dcreate2(fileID, name, type.id, space.id, linkCreation.id, datasetCreation.id, gc_default_plist())
+        }, .dataset, parent: file)
+        created[name] = (dataset, shape, elementType)
+    }
+
+    /// Writes rows `rows` of a dataset made by `create` from little-endian IEEE elements.
+    public func writeRawRows(_ name: String, rows: Range<Int>, from bytes: UnsafeRawBufferPointer) throws {
+        guard let (dataset, shape, elementType) = created[name], case .float(let bits) = elementType else {
+            throw StoreError(.invalidRequest, file: path, object: name, reason: "was not created by this writer")
+        }
+        let rowElements = shape.count == 2 ? shape[1] : (shape.first ?? 1)
+        let rowCount = shape.count == 2 ? shape[0] : 1
+        guard rows.upperBound <= rowCount, bytes.count >= rows.count * rowElements * (bits / 8) else {
+            throw StoreError(.invalidRequest, file: path, object: name,
+                             reason: "rows \(rows) of a \(format(shape)) tensor cannot be written from \(bytes.count) bytes")
+        }
+        guard !rows.isEmpty, rowElements > 0 else { return }
+        let type = HDF5Handle(try call("make a float type", name) { gc_ieee_float_le(Int32(bits)) }, .datatype)
+        do {
+            try HDF5Blocks.transfer(dataset: dataset, name: name, file: path, shape: shape, rows: rows) { memory, fileSpace in
+                H5Dwrite(dataset.id, type.id, memory, fileSpace, gc_default_plist(), bytes.baseAddress)
+            }
+        } catch var error as StoreError {
+            error.code = .writeFailed
+            throw error
+        }
+    }
+
+    /// Flushes and closes the file (`H5Fflush`, `H5Fclose`), syncs it to disk and renames it to `path`.
+    public func finish() throws {
+        _ = try call("write the output file", nil) { H5Fflush(fileID, H5F_SCOPE_GLOBAL) }
+        created = [:]
+        file = nil
+        let descriptor = open(temporaryPath, O_RDONLY)
+        guard descriptor >= 0, fsync(descriptor) == 0 else {
+            let error = errno
+            if descriptor >= 0 { close(descriptor) }
+            throw StoreError(.writeFailed, file: path, reason: "cannot write the output: \(systemErrorDescription(error))")
+        }
+        close(descriptor)
+        guard rename(temporaryPath, path) == 0 else {
+            throw StoreError(.writeFailed, file: path,
+                             reason: "cannot move the finished file into place: \(systemErrorDescription(errno))")
+        }
+        published = true
+    }
+
+    /// Closes and removes the temporary file unless `finish()` published it.
+    public func discard() {
+        guard !published else { return }
+        created = [:]
+        file = nil
+        unlink(temporaryPath)
+    }
+
+    deinit { discard() }
+}
+
+/// Row-block transfers shared by reading and writing: select rows of a rank-2 dataset, or the whole of a
+/// rank-1 one (its only row).
+enum HDF5Blocks {
+    static func transfer(dataset: HDF5Handle, name: String, file: String, shape: [Int], rows: Range<Int>,
+                         _ body: (hid_t, hid_t) -> herr_t) throws {
+        var start: [hsize_t] = shape.count == 2 ? [hsize_t(rows.lowerBound), 0] : [0]
+        var count: [hsize_t] = shape.count == 2 ? [hsize_t(rows.count), hsize_t(shape[1])] : [hsize_t(shape.first ?? 1)]
+        let fileSpace = HDF5Handle(try HDF5Library.call("select rows", file: file, object: name) {
+            H5Dget_space(dataset.id)
+        }, .dataspace)
+        _ = try HDF5Library.call("select rows", file: file, object: name) {
+            H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &start, nil, &count, nil)
+        }
+        let memory = HDF5Handle(try HDF5Library.call("select rows", file: file, object: name) {
+            H5Screate_simple(Int32(count.count), &count, nil)
+        }, .dataspace)
+        _ = try HDF5Library.call("transfer rows", file: file, object: name) { body(memory.id, fileSpace.id) }
+    }
+}
