@@ -44,7 +44,7 @@ struct ConvertReport: Encodable {
         self.bytes = bytes
         copied = plan.copied
         cells = plan.cells.map { cell in
-            Cell(scope: cell.scope, newScope: cell.targetScope, from: cell.from.rawValue, to: cell.to.rawValue,
+            Cell(scope: cell.scope, newScope: cell.targetScope, from: cell.from.name, to: cell.to.name,
                  datasets: cell.datasets.map { Dataset(from: $0.sources, to: $0.name) })
         }
     }

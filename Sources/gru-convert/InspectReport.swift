@@ -13,6 +13,8 @@ struct InspectReport: Encodable {
     struct CellEntry: Encodable {
         var scope: String
         var layout: String
+        /// `reset-before`, `reset-after`, or nil when the tensors cannot tell (a Keras cell without a bias).
+        var family: String?
         var inputSize: Int
         var units: Int
         var dtype: String
@@ -20,7 +22,7 @@ struct InspectReport: Encodable {
         var slots: [String]
 
         enum CodingKeys: String, CodingKey {
-            case scope, layout, units, dtype, variables, slots
+            case scope, layout, family, units, dtype, variables, slots
             case inputSize = "input_size"
         }
     }
@@ -47,7 +49,7 @@ struct InspectReport: Encodable {
             VariableEntry(name: $0.name, dtype: $0.elementType.description, shape: $0.shape)
         }
         cells = inventory.cells.map { cell in
-            CellEntry(scope: cell.scope, layout: cell.layout.rawValue, inputSize: cell.dimensions.inputSize,
+            CellEntry(scope: cell.scope, layout: cell.layout.name, family: cell.family?.rawValue, inputSize: cell.dimensions.inputSize,
                       units: cell.dimensions.units, dtype: cell.elementType.description,
                       variables: cell.tensors.map(\.stored), slots: cell.slots)
         }
@@ -82,11 +84,11 @@ struct InspectReport: Encodable {
             out += "No GRU cells.\n"
         } else {
             let cellRows = zip(cells, slotKinds).map { cell, kinds in
-                [displayScope(cell.scope), cell.layout, String(cell.inputSize), String(cell.units), cell.dtype,
+                [displayScope(cell.scope), cell.layout, cell.family ?? "undecided", String(cell.inputSize), String(cell.units), cell.dtype,
                  kinds.isEmpty ? "-" : kinds.joined(separator: ", ")]
             }
-            out += table(header: ["CELL", "LAYOUT", "INPUT", "UNITS", "DTYPE", "SLOTS"], rows: cellRows,
-                         rightAligned: [2, 3])
+            out += table(header: ["CELL", "LAYOUT", "FAMILY", "INPUT", "UNITS", "DTYPE", "SLOTS"], rows: cellRows,
+                         rightAligned: [3, 4])
         }
         if !problems.isEmpty {
             out += "\nProblems (variables that look like a GRU cell but do not form one):\n"

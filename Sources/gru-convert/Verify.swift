@@ -1,4 +1,5 @@
 import ArgumentParser
+import GRUCore
 import GRUTools
 import TensorStore
 #if canImport(Glibc)
@@ -22,6 +23,10 @@ struct Verify: ParsableCommand {
             --mode strict (default): both forms sum in the same order, so outputs must be bitwise identical \
             (and, with OTHER, the tensors too). --mode fast: both forms on the fast path; each step must \
             agree within a bound derived from float32 error analysis (see the README).
+
+            Both GRU families are verified: reset-before (TensorFlow 1 GRUCell, Keras reset_after=False) and \
+            reset-after (Keras reset_after=True, PyTorch nn.GRU). A Keras GRU saved without a bias does not \
+            record which it is; such a cell is refused unless --reset-after true|false says.
 
             --reference REF.h5 holds, per cell scope, inputs [B,T,I], initial_state [B,H] and outputs \
             [B,T,H] (the format of fixtures/*.reference.h5). Each step is checked from the reference's own \
@@ -61,6 +66,11 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("Reference outputs to check each cell against.", valueName: "REF.h5"))
     var reference: String?
 
+    @Option(name: .customLong("reset-after"), help: ArgumentHelp(
+        "For cells whose tensors do not record it (a Keras GRU without a bias): true if the reset acts after the recurrent product (Keras reset_after=True), false if before.",
+        valueName: "true|false"))
+    var resetAfter: Bool?
+
     @OptionGroup var output: FormatOptions
 
     @OptionGroup var external: ExternalOption
@@ -81,7 +91,8 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        let options = VerifyOptions(mode: mode == .strict ? .strict : .fast, batch: batch, steps: steps, seed: seed)
+        let options = VerifyOptions(mode: mode == .strict ? .strict : .fast, batch: batch, steps: steps, seed: seed,
+                                    declaredFamily: resetAfter.map { $0 ? .resetAfter : .resetBefore })
         var verifier = Verifier(options: options)
         let progress = ProgressLine()
         verifier.progress = { index, count, scope in progress.show("verifying cell \(index + 1) of \(count): \(scope)") }

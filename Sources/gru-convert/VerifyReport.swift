@@ -17,7 +17,7 @@ struct VerifyReport: Encodable {
 
     enum Key: String, CodingKey {
         case equivalent, mode, batch, steps, seed, cells
-        case scope, otherScope = "other_scope", weightsIdentical = "weights_identical"
+        case scope, layout, family, otherScope = "other_scope", weightsIdentical = "weights_identical"
         case maxAbsDiff = "max_abs_diff", maxULPDiff = "max_ulp_diff", tolerance
         case fusedVsFloat64 = "fused_vs_float64", explicitVsFloat64 = "explicit_vs_float64"
         case diagnosis, reference, timing = "timing_ms", fused, explicit
@@ -36,6 +36,8 @@ struct VerifyReport: Encodable {
         for v in verdicts {
             var cell = cells.nestedContainer(keyedBy: Key.self)
             try cell.encode(v.scope, forKey: .scope)
+            try cell.encode(v.layout, forKey: .layout)
+            try cell.encode(v.family?.rawValue, forKey: .family)
             try cell.encode(v.otherScope, forKey: .otherScope)
             try cell.encode(v.equivalent, forKey: .equivalent)
             try cell.encode(v.weightsIdentical, forKey: .weightsIdentical)

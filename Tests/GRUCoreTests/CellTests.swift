@@ -1,17 +1,24 @@
 import GRUCore
+import Glibc
 import Testing
 
-/// The GRU forms on random, asymmetric cells of awkward sizes (tails of every tile), without files.
+/// The GRU forms of both families on random, asymmetric cells of awkward sizes (tails of every tile),
+/// without files.
 @Suite struct CellTests {
-    static func randomFused(_ d: CellDimensions, seed: UInt64) -> FusedWeights<Float> {
+    /// Random weights stored in `layout` (the family given for a layout that cannot tell).
+    static func randomCell(_ layout: LayoutTable, _ d: CellDimensions, seed: UInt64,
+                           family: CellFamily? = nil) -> CellWeights<Float> {
         var random = SeededRandom(seed: seed)
-        var tensors: [FusedTensor: Tensor<Float>] = [:]
-        for tensor in FusedTensor.allCases {
+        var tensors: [String: Tensor<Float>] = [:]
+        for tensor in layout.tensors {
             let shape = tensor.shape(d)
-            tensors[tensor] = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.normal() * 0.4 })
+            tensors[tensor.name] = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.normal() * 0.4 })
         }
-        return try! FusedWeights(tensors)
+        return try! CellWeights(layout: layout, tensors: tensors, family: family)
     }
+
+    /// The fused layouts run as fused cells: TensorFlow's (reset-before) and Keras's of both families.
+    static let fusedLayouts = ["tf-gru-cell", "keras-reset-before", "keras-reset-after"]
 
     static let sizes: [(CellDimensions, Int)] = [
         (CellDimensions(inputSize: 5, units: 4), 3), (CellDimensions(inputSize: 7, units: 33), 9),
@@ -19,120 +26,185 @@ import Testing
         (CellDimensions(inputSize: 128, units: 128), 16),   // large enough to run on the thread team
     ]
 
-    @Test func splitThenFuseIsBitwiseIdentical() {
-        let fused = Self.randomFused(CellDimensions(inputSize: 7, units: 33), seed: 1)
-        let back = fused.split().fused()
-        for tensor in FusedTensor.allCases {
-            #expect(ErrorMeasures.between(back[tensor].scalars, fused[tensor].scalars).isBitwiseIdentical)
+    static let cases = fusedLayouts.flatMap { layout in sizes.indices.map { (layout, $0) } }
+
+    @Test(arguments: fusedLayouts)
+    func splitThenFuseIsBitwiseIdentical(_ name: String) throws {
+        let cell = Self.randomCell(LayoutTable.named(name)!, CellDimensions(inputSize: 7, units: 33), seed: 1)
+        let back = try cell.layout.fuse(cell.explicitForm)
+        for tensor in cell.layout.tensorNames {
+            #expect(ErrorMeasures.between(back[tensor]!.scalars, cell.stored[tensor]!.scalars).isBitwiseIdentical)
         }
     }
 
-    /// Conversion moves raw elements: the same blocks work on bit patterns (float16 as UInt16).
+    /// The blocks move elements, not values: bit patterns (float16 as UInt16) land where the table says.
     @Test func splitAndFuseMoveRawElements() throws {
         let d = CellDimensions(inputSize: 3, units: 2)
-        var tensors: [FusedTensor: Tensor<UInt16>] = [:]
-        var next: UInt16 = 0
-        for tensor in FusedTensor.allCases {
-            let shape = tensor.shape(d)
-            tensors[tensor] = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in next += 1; return next })
+        func numbered(_ layout: LayoutTable) -> [String: Tensor<UInt16>] {
+            var next: UInt16 = 0
+            return Dictionary(uniqueKeysWithValues: layout.tensors.map { tensor in
+                let shape = tensor.shape(d)
+                return (tensor.name, Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in next += 1; return next }))
+            })
         }
-        let fused = try FusedWeights(tensors)
-        let explicit = fused.split()
+        let tf = numbered(.tfGRUCell)
+        let explicit = try LayoutTable.tfGRUCell.split(tf, dimensions: d, family: .resetBefore)
         // Kg is [5, 4] holding 1...20 row by row: Wr is rows 0..<3, columns 0..<2.
         #expect(explicit[.Wr].scalars == [1, 2, 5, 6, 9, 10])
         #expect(explicit[.Uz].scalars == [15, 16, 19, 20])
         #expect(explicit[.bz].scalars == [23, 24])
-        #expect(explicit.fused()[.gateKernel] == fused[.gateKernel])
+        #expect(try LayoutTable.tfGRUCell.fuse(explicit)["gates/kernel"] == tf["gates/kernel"])
+        // Keras: kernel [3, 6] holds 1...18, recurrent_kernel [2, 6] 19...30, bias [2, 6] 31...42; columns z, r, h.
+        let keras = numbered(.kerasResetAfter)
+        let split = try LayoutTable.kerasResetAfter.split(keras, dimensions: d, family: .resetAfter)
+        #expect(split[.Wz].scalars == [1, 2, 7, 8, 13, 14])
+        #expect(split[.Wr].scalars == [3, 4, 9, 10, 15, 16])
+        #expect(split[.Uh].scalars == [23, 24, 29, 30])
+        #expect(split[.br].scalars == [33, 34])
+        #expect(split[.bUh].scalars == [41, 42])
+        #expect(try LayoutTable.kerasResetAfter.fuse(split)["bias"] == keras["bias"])
     }
 
     @Test func wrongShapesAreRefused() {
         let d = CellDimensions(inputSize: 3, units: 2)
-        var tensors: [FusedTensor: Tensor<Float>] = [:]
-        for tensor in FusedTensor.allCases {
+        var tensors: [String: Tensor<Float>] = [:]
+        for tensor in LayoutTable.tfGRUCell.tensors {
             let shape = tensor.shape(d)
-            tensors[tensor] = Tensor(shape: shape, scalars: Array(repeating: 0, count: shape.reduce(1, *)))
+            tensors[tensor.name] = Tensor(shape: shape, scalars: Array(repeating: 0, count: shape.reduce(1, *)))
         }
-        tensors[.gateBias] = Tensor(shape: [3], scalars: [0, 0, 0])
-        #expect(throws: WeightsError.self) { try FusedWeights(tensors) }
+        tensors["gates/bias"] = Tensor(shape: [3], scalars: [0, 0, 0])
+        #expect(throws: WeightsError.self) { try CellWeights(layout: .tfGRUCell, tensors: tensors) }
     }
 
-    @Test(arguments: sizes.indices)
-    func strictFormsAreBitwiseIdentical(_ index: Int) {
+    /// A layout of one family cannot hold the other's weights, and a Keras cell without a bias needs its family.
+    @Test func familiesAreNeverMixedOrGuessed() throws {
+        let d = CellDimensions(inputSize: 3, units: 2)
+        let after = Self.randomCell(.kerasResetAfter, d, seed: 3)
+        #expect(throws: WeightsError.self) { try LayoutTable.tfGRUCell.fuse(after.explicitForm) }
+        var tensors = after.stored
+        tensors["bias"] = nil
+        #expect(throws: WeightsError.self) { try CellWeights(layout: .kerasNoBias, tensors: tensors) }
+        #expect(throws: WeightsError.self) { try CellWeights(layout: .kerasResetAfter, tensors: after.stored, family: .resetBefore) }
+        let declared = try CellWeights(layout: .kerasNoBias, tensors: tensors, family: .resetAfter)
+        #expect(declared.family == .resetAfter)
+        #expect(declared.explicitForm[.bUh].scalars == [0, 0])
+    }
+
+    @Test(arguments: cases)
+    func strictFormsAreBitwiseIdentical(_ layout: String, _ index: Int) {
         let (d, batch) = Self.sizes[index]
-        let fused = Self.randomFused(d, seed: UInt64(index))
+        let cell = Self.randomCell(LayoutTable.named(layout)!, d, seed: UInt64(index))
         var random = SeededRandom(seed: 99)
         let (x, h0) = random.sequence(batch: batch, steps: 6, dimensions: d)
-        let a = StrictFusedCell(fused).run(inputs: x, initialState: h0)
-        let b = StrictExplicitCell(fused.split()).run(inputs: x, initialState: h0)
+        let a = StrictFusedCell(cell).run(inputs: x, initialState: h0)
+        let b = StrictExplicitCell(cell.explicitForm).run(inputs: x, initialState: h0)
         #expect(ErrorMeasures.between(a.scalars, b.scalars).isBitwiseIdentical)
         #expect(a.scalars.allSatisfy { $0.isFinite })
     }
 
-    /// Negative control: one weight one ULP away is no longer bitwise identical.
-    @Test func oneULPInOneWeightBreaksBitwiseIdentity() throws {
+    /// Negative control: one weight one ULP away is no longer bitwise identical, in either family.
+    @Test(arguments: fusedLayouts)
+    func oneULPInOneWeightBreaksBitwiseIdentity(_ layout: String) throws {
         let d = CellDimensions(inputSize: 7, units: 33)
-        let fused = Self.randomFused(d, seed: 5)
-        var tensors: [ExplicitTensor: Tensor<Float>] = [:]
-        let explicit = fused.split()
-        for t in ExplicitTensor.allCases { tensors[t] = explicit[t] }
-        tensors[.Uh]!.scalars[40] = tensors[.Uh]!.scalars[40].nextUp
+        let cell = Self.randomCell(LayoutTable.named(layout)!, d, seed: 5)
+        var uh = cell.explicitForm[.Uh]
+        // The largest weight: its product dominates its sums, so one ULP of it shows in the outputs.
+        let largest = uh.scalars.indices.max { abs(uh.scalars[$0]) < abs(uh.scalars[$1]) }!
+        uh.scalars[largest] = uh.scalars[largest].nextUp
         var random = SeededRandom(seed: 8)
         let (x, h0) = random.sequence(batch: 9, steps: 6, dimensions: d)
-        let a = StrictFusedCell(fused).run(inputs: x, initialState: h0)
-        let b = StrictExplicitCell(try ExplicitWeights(tensors)).run(inputs: x, initialState: h0)
+        let a = StrictFusedCell(cell).run(inputs: x, initialState: h0)
+        let b = StrictExplicitCell(try cell.explicitForm.replacing([.Uh: uh])).run(inputs: x, initialState: h0)
         #expect(!ErrorMeasures.between(a.scalars, b.scalars).isBitwiseIdentical)
     }
 
+    /// Negative control: the same weights run as the other family are caught (reset placement flipped).
+    @Test(arguments: fusedLayouts)
+    func theOtherFamilyIsNotIdentical(_ layout: String) throws {
+        let d = CellDimensions(inputSize: 7, units: 33)
+        let cell = Self.randomCell(LayoutTable.named(layout)!, d, seed: 6)
+        let explicit = cell.explicitForm
+        let zero = Tensor<Float>(shape: [d.units], scalars: Array(repeating: 0, count: d.units))
+        let flipped = explicit.family == .resetBefore
+            ? try explicit.replacing([.bUr: zero, .bUz: zero, .bUh: zero], family: .resetAfter)
+            : try explicit.replacing([:], family: .resetBefore)
+        var random = SeededRandom(seed: 8)
+        let (x, h0) = random.sequence(batch: 9, steps: 6, dimensions: d)
+        let a = StrictFusedCell(cell).run(inputs: x, initialState: h0)
+        let b = StrictExplicitCell(flipped).run(inputs: x, initialState: h0)
+        #expect(ErrorMeasures.between(a.scalars, b.scalars).maxAbsolute > 1e-3)
+    }
+
     /// Fast forms agree with each other and with float64 within the derived bound, step by step.
-    @Test(arguments: sizes.indices)
-    func fastFormsAreWithinTheDerivedBound(_ index: Int) {
+    @Test(arguments: cases)
+    func fastFormsAreWithinTheDerivedBound(_ layout: String, _ index: Int) {
         let (d, batch) = Self.sizes[index]
-        let fused = Self.randomFused(d, seed: UInt64(index) + 10)
+        let cell = Self.randomCell(LayoutTable.named(layout)!, d, seed: UInt64(index) + 10)
         var random = SeededRandom(seed: 98)
         let (x, h0) = random.sequence(batch: batch, steps: 6, dimensions: d)
         let wide = { (t: Tensor<Float>) in Tensor(shape: t.shape, scalars: t.scalars.map(Double.init)) }
-        let truth = Float64Cell(fused.split()).run(inputs: wide(x), initialState: wide(h0))
+        let truth = Float64Cell(cell.explicitForm).run(inputs: wide(x), initialState: wide(h0))
         let states = Tensor(shape: truth.shape, scalars: truth.scalars.map { Float($0) })
-        let bounds = FastModeTolerance(fused).bounds(inputs: x, initialState: h0, states: states)
-        let models: [any GRUSequenceModel] = [FastFusedCell(fused), FastExplicitCell(fused.split()),
-                                              StrictFusedCell(fused)]
+        let bounds = FastModeTolerance(cell).bounds(inputs: x, initialState: h0, states: states)
+        let models: [any GRUSequenceModel] = [FastFusedCell(cell), FastExplicitCell(cell.explicitForm),
+                                              StrictFusedCell(cell), StrictExplicitCell(cell.explicitForm)]
         for model in models {
             let out = model.run(inputs: x, initialState: h0, forcedStates: states)
             let worst = zip(out.scalars, truth.scalars).enumerated().map { n, p in abs(Double(p.0) - p.1) / bounds[n / d.units] }.max()!
-            #expect(worst <= 1, "\(type(of: model)): worst error is \(worst) of the bound")
+            #expect(worst <= 1, "\(layout) \(type(of: model)): worst error is \(worst) of the bound")
         }
     }
 
-    /// Negative control: the bound is tight enough that the classic wrong cells exceed it.
-    @Test(arguments: Float64Cell.Variant.allCases.filter { $0 != .tensorflow })
-    func theBoundRejectsEveryWrongCell(_ variant: Float64Cell.Variant) {
+    /// Negative control: the bound is tight enough that the classic wrong cells exceed it, in both families.
+    @Test(arguments: fusedLayouts.flatMap { layout in Float64Cell.Variant.allCases.filter { $0 != .exact }.map { (layout, $0) } })
+    func theBoundRejectsEveryWrongCell(_ layout: String, _ variant: Float64Cell.Variant) {
         let d = CellDimensions(inputSize: 7, units: 33)
-        let fused = Self.randomFused(d, seed: 21)
+        let cell = Self.randomCell(LayoutTable.named(layout)!, d, seed: 21)
         var random = SeededRandom(seed: 97)
         let (x, h0) = random.sequence(batch: 4, steps: 6, dimensions: d)
         let wide = { (t: Tensor<Float>) in Tensor(shape: t.shape, scalars: t.scalars.map(Double.init)) }
-        let truth = Float64Cell(fused.split()).run(inputs: wide(x), initialState: wide(h0))
-        let wrong = Float64Cell(fused.split(), variant: variant).run(inputs: wide(x), initialState: wide(h0), forcedStates: truth)
+        let truth = Float64Cell(cell.explicitForm).run(inputs: wide(x), initialState: wide(h0))
+        let wrong = Float64Cell(cell.explicitForm, variant: variant).run(inputs: wide(x), initialState: wide(h0), forcedStates: truth)
         let states = Tensor(shape: truth.shape, scalars: truth.scalars.map { Float($0) })
-        let bounds = FastModeTolerance(fused).bounds(inputs: x, initialState: h0, states: states)
+        let bounds = FastModeTolerance(cell).bounds(inputs: x, initialState: h0, states: states)
         let exceeds = zip(wrong.scalars, truth.scalars).enumerated().contains { n, p in abs(p.0 - p.1) > bounds[n / d.units] }
         #expect(exceeds)
         #expect(bounds.max()! < 1e-3)
     }
 
+    /// The float64 reset-after cell is the formula of FRAMEWORK_LAYOUTS.md §2, computed here by hand for one step.
+    @Test func float64ResetAfterIsTheDocumentedFormula() {
+        let d = CellDimensions(inputSize: 2, units: 1)
+        let cell = Self.randomCell(.kerasResetAfter, d, seed: 40).explicitForm.map { Double($0) }
+        let x = [0.3, -0.7], h = 0.4
+        func w(_ t: ExplicitTensor) -> [Double] { cell[t].scalars }
+        let sigmoid = { (v: Double) in 1 / (1 + exp(-v)) }
+        let r = sigmoid(x[0] * w(.Wr)[0] + x[1] * w(.Wr)[1] + w(.br)[0] + h * w(.Ur)[0] + w(.bUr)[0])
+        let z = sigmoid(x[0] * w(.Wz)[0] + x[1] * w(.Wz)[1] + w(.bz)[0] + h * w(.Uz)[0] + w(.bUz)[0])
+        let c = tanh(x[0] * w(.Wh)[0] + x[1] * w(.Wh)[1] + w(.bh)[0] + r * (h * w(.Uh)[0] + w(.bUh)[0]))
+        let expected = z * h + (1 - z) * c
+        let out = Float64Cell(cell).run(inputs: Tensor(shape: [1, 1, 2], scalars: x), initialState: Tensor(shape: [1, 1], scalars: [h]))
+        #expect(abs(out.scalars[0] - expected) < 1e-15)
+        // Negative control: the reset-before candidate gives another number.
+        let before = tanh(x[0] * w(.Wh)[0] + x[1] * w(.Wh)[1] + w(.bh)[0] + r * h * w(.Uh)[0] + w(.bUh)[0])
+        #expect(abs(out.scalars[0] - (z * h + (1 - z) * before)) > 1e-6)
+    }
+
     @Test func teacherForcingStartsEachStepFromTheGivenState() {
         let d = CellDimensions(inputSize: 3, units: 2)
-        let fused = Self.randomFused(d, seed: 30)
-        var random = SeededRandom(seed: 31)
-        let (x, h0) = random.sequence(batch: 2, steps: 4, dimensions: d)
-        let free = StrictFusedCell(fused).run(inputs: x, initialState: h0)
-        // Forcing with the free run's own states reproduces it exactly...
-        let same = StrictFusedCell(fused).run(inputs: x, initialState: h0, forcedStates: free)
-        #expect(ErrorMeasures.between(free.scalars, same.scalars).isBitwiseIdentical)
-        // ...and forcing with other states changes every step after the first.
-        let zeros = Tensor(shape: free.shape, scalars: Array(repeating: Float(0), count: free.scalars.count))
-        let forced = StrictFusedCell(fused).run(inputs: x, initialState: h0, forcedStates: zeros)
-        #expect(forced.scalars[0..<2] == free.scalars[0..<2])
-        #expect(forced.scalars[2..<4] != free.scalars[2..<4])
+        for layout in Self.fusedLayouts {
+            let cell = Self.randomCell(LayoutTable.named(layout)!, d, seed: 30)
+            var random = SeededRandom(seed: 31)
+            let (x, h0) = random.sequence(batch: 2, steps: 4, dimensions: d)
+            let free = StrictFusedCell(cell).run(inputs: x, initialState: h0)
+            // Forcing with the free run's own states reproduces it exactly...
+            let same = StrictFusedCell(cell).run(inputs: x, initialState: h0, forcedStates: free)
+            #expect(ErrorMeasures.between(free.scalars, same.scalars).isBitwiseIdentical)
+            // ...and forcing with other states changes every step after the first.
+            let zeros = Tensor(shape: free.shape, scalars: Array(repeating: Float(0), count: free.scalars.count))
+            let forced = StrictFusedCell(cell).run(inputs: x, initialState: h0, forcedStates: zeros)
+            #expect(forced.scalars[0..<2] == free.scalars[0..<2])
+            #expect(forced.scalars[2..<4] != free.scalars[2..<4])
+        }
     }
 }

@@ -34,8 +34,8 @@ import Testing
     @Test func aShiftedReferenceIsCaught() throws {
         let c = try Self.cases("gru_single.h5")[0]
         let x = Self.float(c.run.inputs), h0 = Self.float(c.run.initialState), y = Self.float(c.run.outputs)
-        let tolerance = FastModeTolerance(c.weights.fusedForm).bounds(inputs: x, initialState: h0, states: y)
-        let out = StrictFusedCell(c.weights.fusedForm).run(inputs: x, initialState: h0, forcedStates: y)
+        let tolerance = FastModeTolerance(c.weights.self).bounds(inputs: x, initialState: h0, states: y)
+        let out = StrictFusedCell(c.weights.self).run(inputs: x, initialState: h0, forcedStates: y)
         let shifted = Array(c.run.outputs.scalars.dropFirst(4)) + Array(c.run.outputs.scalars.prefix(4))
         #expect(firstViolation(out.scalars.map(Double.init), shifted, tolerance, units: 4) != nil)
     }
@@ -44,7 +44,7 @@ import Testing
     func strictFormsAreBitwiseIdentical(_ fixture: String) throws {
         for c in try Self.cases(fixture) {
             let x = Self.float(c.run.inputs), h0 = Self.float(c.run.initialState)
-            let fused = StrictFusedCell(c.weights.fusedForm).run(inputs: x, initialState: h0)
+            let fused = StrictFusedCell(c.weights.self).run(inputs: x, initialState: h0)
             let explicit = StrictExplicitCell(c.weights.explicitForm).run(inputs: x, initialState: h0)
             #expect(ErrorMeasures.between(fused.scalars, explicit.scalars).isBitwiseIdentical, "\(c.run.scope)")
         }
@@ -54,9 +54,9 @@ import Testing
     func everyFormMatchesTensorFlowStepByStep(_ fixture: String) throws {
         for c in try Self.cases(fixture) {
             let x = Self.float(c.run.inputs), h0 = Self.float(c.run.initialState), y = Self.float(c.run.outputs)
-            let tolerance = FastModeTolerance(c.weights.fusedForm).bounds(inputs: x, initialState: h0, states: y)
-            let models: [any GRUSequenceModel] = [StrictFusedCell(c.weights.fusedForm), StrictExplicitCell(c.weights.explicitForm),
-                                                  FastFusedCell(c.weights.fusedForm), FastExplicitCell(c.weights.explicitForm)]
+            let tolerance = FastModeTolerance(c.weights.self).bounds(inputs: x, initialState: h0, states: y)
+            let models: [any GRUSequenceModel] = [StrictFusedCell(c.weights.self), StrictExplicitCell(c.weights.explicitForm),
+                                                  FastFusedCell(c.weights.self), FastExplicitCell(c.weights.explicitForm)]
             let h = c.weights.dimensions.units
             for model in models {
                 let out = model.run(inputs: x, initialState: h0, forcedStates: y)

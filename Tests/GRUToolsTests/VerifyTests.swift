@@ -125,8 +125,8 @@ import Testing
         #expect(!verdict.equivalent)
         #expect(verdict.reference?.withinTolerance == false)
         #expect(verdict.diagnosis.contains("the reference outputs match a cell with " + (Float64Cell.Variant.allCases.first {
-            $0.mistake.hasPrefix(mistake)
-        }?.mistake ?? "?")))
+            $0.mistake(for: .resetBefore).hasPrefix(mistake)
+        }?.mistake(for: .resetBefore) ?? "?")))
         // Only that mistake is named.
         #expect(verdict.diagnosis.filter { $0.hasPrefix("the reference outputs match") }.count == 1)
     }

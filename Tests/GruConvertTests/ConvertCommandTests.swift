@@ -45,7 +45,7 @@ import Testing
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let existing = dir.appendingPathComponent("exists.h5").path
-        FileManager.default.createFile(atPath: existing, contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: existing, contents: Data("x".utf8)))
         let cases: [([String], String)] = [
             (["convert", Fixtures.path("gru_single.h5"), existing], "already exists (use --force to replace it)"),
             (["convert", Fixtures.path("gru_single.h5"), Fixtures.path("gru_single.h5"), "--force"], "is the input file"),

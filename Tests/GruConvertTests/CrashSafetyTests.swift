@@ -28,7 +28,7 @@ import Testing
             if FileManager.default.fileExists(atPath: output) {
                 // Complete: it opens, and its cell is whole.
                 let cells = CellInventory(variables: try HDF5File(readingFrom: output).variables()).cells
-                #expect(cells.count == 1 && cells[0].layout == .explicit && cells[0].dimensions.units == 2048)
+                #expect(cells.count == 1 && cells[0].layout == .explicitResetBefore && cells[0].dimensions.units == 2048)
                 outcomes.append("complete")
             } else {
                 outcomes.append("absent")

@@ -36,9 +36,10 @@ import Testing
         let cells = try #require(json["cells"] as? [[String: Any]])
         #expect(cells.count == 2)
         let second = cells[1]
-        #expect(Set(second.keys) == ["scope", "layout", "input_size", "units", "dtype", "variables", "slots"])
+        #expect(Set(second.keys) == ["scope", "layout", "family", "input_size", "units", "dtype", "variables", "slots"])
         #expect(second["scope"] as? String == "rnn/multi_rnn_cell/cell_1/gru_cell")
         #expect(second["layout"] as? String == "tf-gru-cell")
+        #expect(second["family"] as? String == "reset-before")
         #expect(second["input_size"] as? Int == 4)
         #expect(second["units"] as? Int == 3)
         #expect(second["dtype"] as? String == "float32")

@@ -34,10 +34,11 @@ import Testing
         #expect(root["mode"] as? String == "strict")
         #expect(root["batch"] as? Int == 3 && root["steps"] as? Int == 5 && root["seed"] as? Int == 42)
         let cell = try #require((root["cells"] as? [[String: Any]])?.first)
-        #expect(Set(cell.keys) == ["scope", "other_scope", "equivalent", "weights_identical", "max_abs_diff",
+        #expect(Set(cell.keys) == ["scope", "layout", "family", "other_scope", "equivalent", "weights_identical", "max_abs_diff",
                                    "max_ulp_diff", "tolerance", "fused_vs_float64", "explicit_vs_float64", "diagnosis",
                                    "reference", "timing_ms"])
         #expect(cell["scope"] as? String == "RNN/GRUCell")
+        #expect(cell["layout"] as? String == "tf-legacy-gru-cell" && cell["family"] as? String == "reset-before")
         #expect(cell["other_scope"] as? String == "rnn/gru_cell")
         #expect(cell["weights_identical"] as? Bool == true)
         #expect(cell["max_abs_diff"] as? Double == 0)

@@ -3,9 +3,11 @@ import TensorStore
 
 /// Which form `convert` writes GRU cells in.
 public enum ConversionTarget: String, CaseIterable, Sendable {
-    /// `Wr Wz Wh Ur Uz Uh br bz bh` under the cell's scope.
+    /// One tensor per gate and role under the cell's scope: `Wr Wz Wh Ur Uz Uh br bz bh`, plus
+    /// `bUr bUz bUh` for a reset-after cell.
     case explicit
-    /// TensorFlow GRUCell variables (`gates/kernel` ...).
+    /// A fused layout of the cell's family: the one it was split from, else TensorFlow's `GRUCell`
+    /// (reset-before) or Keras's `reset_after=True` GRU (reset-after).
     case fused
 }
 
@@ -19,12 +21,16 @@ public enum NameStyle: String, CaseIterable, Sendable {
     case legacy
 }
 
+/// What `convert` is asked to do.
 public struct ConversionOptions: Sendable {
+    /// The form written.
     public var target: ConversionTarget
+    /// How names are written.
     public var names: NameStyle
     /// Scopes of the cells to convert; empty means every cell.
     public var cells: [String]
 
+    /// Options; by default every cell, split, under its own names.
     public init(target: ConversionTarget = .explicit, names: NameStyle = .keep, cells: [String] = []) {
         self.target = target
         self.names = names
@@ -38,22 +44,33 @@ public struct PlannedDataset: Hashable, Sendable {
     public var name: String
     /// The names read, in the order of the tensors they hold.
     public var sources: [String]
+
+    /// A dataset `name` made of `sources`.
+    public init(name: String, sources: [String]) {
+        self.name = name
+        self.sources = sources
+    }
 }
 
 /// What `convert` does to one cell.
 public struct PlannedCell: Sendable {
+    /// The cell's scope in the input.
     public var scope: String
+    /// Its scope in the output.
     public var targetScope: String
-    public var from: CellLayout
-    public var to: CellLayout
+    /// The layout read.
+    public var from: LayoutTable
+    /// The layout written.
+    public var to: LayoutTable
+    /// `I` and `H`.
     public var dimensions: CellDimensions
     /// Every dataset written for the cell: its tensors, then its optimizer slots.
     public var datasets: [PlannedDataset]
 
-    /// The tensors' datasets, each with the cell tensor it holds (slots are not in this list).
-    var tensors: [(tensor: CellTensor, dataset: PlannedDataset)]
-    /// Slot datasets, with the cell tensor they belong to.
-    var slots: [(tensor: CellTensor, dataset: PlannedDataset)]
+    /// The tensors' datasets, each with the target layout's tensor it holds (slots are not in this list).
+    var tensors: [(tensor: String, dataset: PlannedDataset)]
+    /// Slot datasets, with the target layout's tensor they belong to.
+    var slots: [(tensor: String, dataset: PlannedDataset)]
 }
 
 /// Everything `convert` will write, decided before anything is written.
@@ -91,8 +108,7 @@ public struct ConversionPlan: Sendable {
         }
         var cells: [PlannedCell] = []
         for cell in chosen {
-            let recorded = try file.stringAttribute(layoutAttribute, of: cell.scope.isEmpty ? "." : cell.scope)
-                .flatMap(CellLayout.init(rawValue:))
+            let recorded = try file.stringAttribute(layoutAttribute, of: cell.scope).flatMap(LayoutTable.named)
             cells.append(try plan(cell, options: options, recorded: recorded, file: file))
         }
         let converted = Set(cells.flatMap { $0.datasets.flatMap(\.sources) })
@@ -102,41 +118,66 @@ public struct ConversionPlan: Sendable {
         return plan
     }
 
-    private static func plan(_ cell: GRUCell, options: ConversionOptions, recorded: CellLayout?,
+    /// The layout a cell is written in, or why it cannot be.
+    private static func target(of cell: GRUCell, options: ConversionOptions, recorded: LayoutTable?,
+                               file: any TensorSource) throws -> LayoutTable {
+        let object = cell.scope.isEmpty ? "/" : cell.scope
+        guard let family = cell.family else {
+            throw StoreError(.invalidRequest, file: file.path, object: object, reason: "a \(cell.layout.name) cell has no "
+                             + "biases, so neither its family nor its explicit biases are recorded; it cannot be converted yet "
+                             + "(leave it out with --cell)")
+        }
+        switch (options.target, options.names) {
+        case (.explicit, _):
+            return .explicit(family)
+        case (.fused, .keep):
+            if !cell.layout.isExplicit { return cell.layout }
+            if let recorded, !recorded.isExplicit, recorded.family == family { return recorded }
+            return .defaultFused(family)
+        case (.fused, .tf), (.fused, .legacy):
+            guard family == .resetBefore else {
+                throw StoreError(.invalidRequest, file: file.path, object: object, reason: "a reset-after cell has no "
+                                 + "TensorFlow 1 GRUCell form (its reset acts after the recurrent product); use --names keep")
+            }
+            return options.names == .tf ? .tfGRUCell : .tfLegacyGRUCell
+        }
+    }
+
+    private static func plan(_ cell: GRUCell, options: ConversionOptions, recorded: LayoutTable?,
                              file: any TensorSource) throws -> PlannedCell {
         let targetScope: String = switch options.names {
         case .keep: cell.scope
         case .tf: ScopeNames.current(cell.scope)
         case .legacy: ScopeNames.legacy(cell.scope)
         }
-        let to: CellLayout = switch (options.target, options.names) {
-        case (.explicit, _): .explicit
-        case (.fused, .tf): .tfGRUCell
-        case (.fused, .legacy): .tfLegacyGRUCell
-        case (.fused, .keep): cell.layout.isFused ? cell.layout : recorded ?? .tfGRUCell
+        let from = cell.layout, d = cell.dimensions
+        let to = try target(of: cell, options: options, recorded: recorded, file: file)
+        guard from.isExplicit != to.isExplicit || from.isRenaming(of: to) else {
+            throw StoreError(.invalidRequest, file: file.path, object: cell.scope.isEmpty ? "/" : cell.scope,
+                             reason: "converting \(from.name) to \(to.name) directly is not supported; split it with --to explicit")
         }
         let suffix = VariableName(cell.tensors[0].stored).suffix
         let prefix = targetScope.isEmpty ? "" : targetScope + "/"
         let slotNames = cell.slots.map(VariableName.init)
 
-        // Which source tensors each target tensor is made of: itself when the form stays, else its block(s).
-        func sources(of target: CellTensor) -> [CellTensor] {
-            switch (target, cell.layout.isFused) {
-            case (.explicit(let t), true): [.fused(t.block(cell.dimensions).source)]
-            case (.fused(let f), false): ExplicitTensor.allCases.filter { $0.block(cell.dimensions).source == f }.map { .explicit($0) }
-            default: [target]
+        // Which source tensors each target tensor is made of: the block it lies in (split), its pieces
+        // (fuse), or the tensor in the same place (a renaming).
+        func sources(of target: String) -> [String] {
+            if from.isExplicit == to.isExplicit {
+                return [from.tensorNames[to.tensorNames.firstIndex(of: target)!]]
             }
+            if to.isExplicit { return [from.range(of: ExplicitTensor(rawValue: target)!, d)!.tensor] }
+            return to.pieces(of: target).map(\.rawValue)
         }
-        let targetTensors: [CellTensor] = to.isFused ? FusedTensor.allCases.map { .fused($0) } : ExplicitTensor.allCases.map { .explicit($0) }
-        var tensors: [(CellTensor, PlannedDataset)] = []
-        var slots: [(CellTensor, PlannedDataset)] = []
-        for target in targetTensors {
-            let from = sources(of: target)
-            let base = prefix + to.name(of: target)!
-            tensors.append((target, PlannedDataset(name: base + suffix, sources: from.map { cell.storedName(of: $0)! })))
+        var tensors: [(String, PlannedDataset)] = []
+        var slots: [(String, PlannedDataset)] = []
+        for target in to.tensorNames {
+            let sourceNames = sources(of: target).map { cell.storedName(of: $0)! }
+            let base = prefix + target
+            tensors.append((target, PlannedDataset(name: base + suffix, sources: sourceNames)))
             // Slots: one target slot for each slot name that every source tensor has (`Adam:0`, `Adam_1:0`).
-            let relatives = from.map { source -> [String: String] in
-                let sourceBase = VariableName(cell.storedName(of: source)!).base + "/"
+            let relatives = sourceNames.map { source -> [String: String] in
+                let sourceBase = VariableName(source).base + "/"
                 return Dictionary(uniqueKeysWithValues: slotNames.filter { $0.stored.hasPrefix(sourceBase) }
                     .map { (String($0.stored.dropFirst(sourceBase.count)), $0.stored) })
             }
@@ -145,12 +186,12 @@ public struct ConversionPlan: Sendable {
                 guard relatives.allSatisfy({ $0[relative] != nil }) else {
                     let present = relatives.compactMap { $0[relative] }
                     throw StoreError(.notACell, file: file.path, object: present[0], reason: "the slot \(relative) exists for "
-                                          + "\(present.count) of the \(from.count) tensors that make \(to.name(of: target)!), so it cannot be converted")
+                                     + "\(present.count) of the \(sourceNames.count) tensors that make \(target), so it cannot be converted")
                 }
                 slots.append((target, PlannedDataset(name: base + "/" + relative, sources: relatives.map { $0[relative]! })))
             }
         }
-        return PlannedCell(scope: cell.scope, targetScope: targetScope, from: cell.layout, to: to, dimensions: cell.dimensions,
+        return PlannedCell(scope: cell.scope, targetScope: targetScope, from: from, to: to, dimensions: d,
                            datasets: tensors.map(\.1) + slots.map(\.1), tensors: tensors, slots: slots)
     }
 

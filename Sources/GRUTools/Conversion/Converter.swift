@@ -44,36 +44,37 @@ public struct Converter {
             try write(cell, from: input, into: writer)
         }
         // Attributes of every group that exists in the output, and of the file.
-        let fusedScopes = Set(plan.cells.filter { $0.to.isFused }.map(\.targetScope))
+        let fusedScopes = Set(plan.cells.filter { !$0.to.isExplicit }.map(\.targetScope))
         for group in [""] + groups where writer.exists(group) {
             try writer.copyAttributes(of: group, from: input, to: group) { name in
                 fusedScopes.contains(group) && name == ConversionPlan.layoutAttribute
             }
         }
-        for cell in plan.cells where !cell.to.isFused && cell.from.isFused {
-            try writer.setStringAttribute(ConversionPlan.layoutAttribute, cell.from.rawValue, on: cell.targetScope)
+        for cell in plan.cells where cell.to.isExplicit && !cell.from.isExplicit {
+            try writer.setStringAttribute(ConversionPlan.layoutAttribute, cell.from.name, on: cell.targetScope)
         }
     }
 
     private func write(_ cell: PlannedCell, from input: any TensorSource, into writer: any TensorSink) throws {
-        let d = cell.dimensions
+        let (d, from, to) = (cell.dimensions, cell.from, cell.to)
         for (tensor, dataset) in cell.tensors + cell.slots {
-            switch (tensor, cell.from.isFused == cell.to.isFused) {
-            case (_, true):
+            if from.isExplicit == to.isExplicit {
                 try writer.copy(dataset.sources[0], from: input, as: dataset.name)
-            case (.explicit(let t), false):
-                try move(from: dataset.sources[0], shape: t.block(d).source.shape(d), into: writer,
-                         pieces: [(dataset.name, t.shape(d), t.block(d))], splitting: true, input: input)
-            case (.fused(let f), false):
-                let parts = ExplicitTensor.allCases.filter { $0.block(d).source == f }
-                try move(from: dataset.name, shape: f.shape(d), into: writer,
-                         pieces: zip(parts, dataset.sources).map { ($1, $0.shape(d), $0.block(d)) }, splitting: false,
+                continue
+            }
+            if to.isExplicit {
+                let piece = ExplicitTensor(rawValue: tensor)!
+                let place = from.range(of: piece, d)!
+                try move(from: dataset.sources[0], shape: from.tensor(named: place.tensor)!.shape(d), into: writer,
+                         pieces: [(dataset.name, piece.shape(d), place)], splitting: true, input: input)
+            } else {
+                let parts = to.pieces(of: tensor)
+                try move(from: dataset.name, shape: to.tensor(named: tensor)!.shape(d), into: writer,
+                         pieces: zip(parts, dataset.sources).map { ($1, $0.shape(d), to.range(of: $0, d)!) }, splitting: false,
                          input: input)
             }
             // A split tensor keeps its source's attributes; a fused one takes its first piece's.
-            if cell.from.isFused != cell.to.isFused {
-                try writer.copyAttributes(of: dataset.sources[0], from: input, to: dataset.name, skip: { _ in false })
-            }
+            try writer.copyAttributes(of: dataset.sources[0], from: input, to: dataset.name, skip: { _ in false })
         }
     }
 
@@ -81,7 +82,7 @@ public struct Converter {
     /// a block of whole rows at a time: splitting reads the fused tensor and writes the pieces; fusing reads
     /// the pieces and writes the fused tensor. Memory holds one row block and one piece of it.
     private func move(from whole: String, shape: [Int], into writer: any TensorSink,
-                      pieces: [(name: String, shape: [Int], block: FusedBlock)], splitting: Bool,
+                      pieces: [(name: String, shape: [Int], block: BlockRange)], splitting: Bool,
                       input: any TensorSource) throws {
         let variables = Dictionary(try input.variables().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let typeSource = splitting ? whole : pieces[0].name

@@ -1,64 +1,123 @@
 import GRUCore
 import TensorStore
 
-/// A GRU cell found in a checkpoint, with everything checked to agree.
+/// A GRU cell found in a file, with everything checked to agree.
 public struct GRUCell: Hashable, Sendable {
     /// The scope in front of the cell's variable names (`rnn/multi_rnn_cell/cell_0/gru_cell`); `""` at the root.
     public var scope: String
-    public var layout: CellLayout
+    /// The layout its tensors are stored in.
+    public var layout: LayoutTable
+    /// The family, when the tensors tell it (every layout but a Keras cell without a bias).
+    public var family: CellFamily? { layout.family }
+    /// `I` and `H`.
     public var dimensions: CellDimensions
     /// The element type shared by all of the cell's tensors.
     public var elementType: ElementType
-    /// The stored name of each tensor, in the layout's order.
-    public var tensors: [(tensor: CellTensor, stored: String)] {
-        layout.names.compactMap { entry in storedNames[entry.key].map { (entry.key, $0) } }
+    /// Each stored tensor's relative name and stored name, in the layout's order.
+    public var tensors: [(tensor: String, stored: String)] {
+        layout.tensorNames.compactMap { name in storedNames[name].map { (name, $0) } }
     }
     /// Optimizer slots of the cell's variables (`.../gates/kernel/Adam:0`), by stored name, sorted.
     public var slots: [String]
+    /// Stored names by the layout's relative names.
+    public var storedNames: [String: String]
 
-    var storedNames: [CellTensor: String]
+    /// A cell; `storedNames` maps each of `layout`'s tensors to the name it is stored under.
+    public init(scope: String, layout: LayoutTable, dimensions: CellDimensions, elementType: ElementType,
+                slots: [String], storedNames: [String: String]) {
+        self.scope = scope
+        self.layout = layout
+        self.dimensions = dimensions
+        self.elementType = elementType
+        self.slots = slots
+        self.storedNames = storedNames
+    }
 
-    /// The stored name of one tensor.
-    public func storedName(of tensor: CellTensor) -> String? { storedNames[tensor] }
+    /// The stored name of one of the layout's tensors.
+    public func storedName(of tensor: String) -> String? { storedNames[tensor] }
+
+    /// The cell's name for its tensor, relative to the scope with the file's suffix (`gates/kernel:0`).
+    public func relativeName(of tensor: String) -> String {
+        guard let stored = storedNames[tensor] else { return tensor }
+        return scope.isEmpty ? stored : String(stored.dropFirst(scope.count + 1))
+    }
+
+    public static func == (a: GRUCell, b: GRUCell) -> Bool {
+        a.scope == b.scope && a.layout == b.layout && a.dimensions == b.dimensions && a.elementType == b.elementType
+            && a.slots == b.slots && a.storedNames == b.storedNames
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(scope)
+        hasher.combine(layout.name)
+    }
 }
 
 /// A group of variables that looks like a GRU cell but is not a consistent one, and why.
 public struct CellProblem: Hashable, Sendable {
+    /// The scope of the would-be cell.
     public var scope: String
+    /// Why it is not a cell, in one line.
     public var reason: String
     /// The stored names of the variables involved, slots included.
     public var variables: [String]
+
+    /// A problem at `scope`.
+    public init(scope: String, reason: String, variables: [String]) {
+        self.scope = scope
+        self.reason = reason
+        self.variables = variables
+    }
 }
 
-/// What a checkpoint holds: every variable, the GRU cells they form, the would-be cells that do not
-/// add up, and the variables that belong to no cell.
+/// What a file holds: every variable, the GRU cells they form, the would-be cells that do not add up,
+/// and the variables that belong to no cell.
 ///
-/// Cells are recognised by the names of their tensors under any scope, in every spelling of
-/// `CellLayout`, with or without the `:0` suffix. A variable stored under another variable's path
-/// (`gates/kernel/Adam`) is that variable's optimizer slot, never a cell tensor. Shapes and types must
-/// agree; a group that does not is reported as a `CellProblem`, never guessed at.
+/// Cells are recognised by the names of their tensors under any scope, in every layout of
+/// `LayoutTable.all`, with or without the `:0` suffix; of two names a variable ends with, the longer
+/// counts (`gates/kernel`, not Keras's `kernel`). A group must contain an identifying name of its layout
+/// (Keras's `recurrent_kernel`: a dense layer's `kernel` and `bias` are not a cell). A variable stored
+/// under another variable's path (`gates/kernel/Adam`) is that variable's optimizer slot; Keras's
+/// optimizer state (`optimizer_weights/...`, `optimizer/...` at the top) is never taken for cells. Shapes
+/// and types must agree; a group that does not is reported as a `CellProblem`, never guessed at.
 public struct CellInventory: Sendable {
+    /// Every variable of the file.
     public var variables: [Variable]
+    /// The consistent cells, by scope.
     public var cells: [GRUCell]
+    /// The would-be cells that are not consistent, by scope.
     public var problems: [CellProblem]
     /// Stored names of the variables that are in no cell and no problem, in file order.
     public var otherVariables: [String]
 
+    /// Top-level groups where Keras keeps optimizer state whose names copy the model's.
+    static let optimizerGroups = ["optimizer_weights", "optimizer"]
+
+    /// Groups `variables` into cells, problems and other variables.
     public init(variables: [Variable]) {
         self.variables = variables
         let names = variables.map { VariableName($0.name) }
         let byStored = Dictionary(variables.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let namings = Self.namings
 
-        // 1. Every variable whose name ends in a cell tensor's name, grouped by the scope before it.
+        // 1. Every variable whose name ends in a layout tensor's name (the longest such name), grouped by the scope before it.
         var members: [String: [Member]] = [:]
-        for name in names {
-            for layout in CellLayout.allCases {
-                guard let (tensor, relative) = layout.names.first(where: { name.scope(before: $0.value) != nil }),
-                      let scope = name.scope(before: relative) else { continue }
-                members[scope, default: []].append(Member(layout: layout, tensor: tensor, relative: relative,
-                                                          name: name, variable: byStored[name.stored]!))
-                break
+        for name in names where !Self.optimizerGroups.contains(where: { name.base.hasPrefix($0 + "/") }) {
+            var best: (naming: String, relative: String, scope: String)?
+            for (naming, relatives) in namings {
+                for relative in relatives {
+                    guard let scope = name.scope(before: relative) else { continue }
+                    if best == nil || relative.count > best!.relative.count { best = (naming, relative, scope) }
+                }
             }
+            if let best {
+                members[best.scope, default: []].append(Member(naming: best.naming, relative: best.relative, name: name,
+                                                               variable: byStored[name.stored]!))
+            }
+        }
+        // A group is a would-be cell only with an identifying name of its naming.
+        for (scope, group) in members where !group.contains(where: { Self.identifying[$0.naming]!.contains($0.relative) }) {
+            members[scope] = nil
         }
         // 2. A name under another member's path is that member's slot, not a member itself.
         let memberBases = Set(members.values.joined().map(\.name.base))
@@ -88,14 +147,30 @@ public struct CellInventory: Sendable {
         }
         self.cells = cells
         self.problems = problems
-        let claimed = Set(cells.flatMap { $0.storedNames.values + $0.slots } + problems.flatMap(\.variables))
+        let claimed = Set(cells.flatMap { Array($0.storedNames.values) + $0.slots } + problems.flatMap(\.variables))
         otherVariables = variables.map(\.name).filter { !claimed.contains($0) }
     }
 
-    /// A variable matched to one tensor of one layout.
+    /// Each naming's tensor names (the union over its tables), in the order of `LayoutTable.all`.
+    static let namings: [(naming: String, relatives: [String])] = {
+        var result: [(String, [String])] = []
+        for table in LayoutTable.all {
+            if let index = result.firstIndex(where: { $0.0 == table.naming }) {
+                result[index].1 += table.tensorNames.filter { !result[index].1.contains($0) }
+            } else {
+                result.append((table.naming, table.tensorNames))
+            }
+        }
+        return result
+    }()
+
+    /// Each naming's identifying names.
+    static let identifying: [String: Set<String>] = Dictionary(
+        LayoutTable.all.map { ($0.naming, $0.identifying) }, uniquingKeysWith: { $0.union($1) })
+
+    /// A variable matched to one tensor name of one naming.
     private struct Member {
-        var layout: CellLayout
-        var tensor: CellTensor
+        var naming: String
         var relative: String
         var name: VariableName
         var variable: Variable
@@ -103,30 +178,36 @@ public struct CellInventory: Sendable {
 
     private struct Reason: Error { var reason: String }
 
-    /// Checks one group: one layout, every tensor once, float tensors of one type, shapes that agree,
-    /// slots shaped like their variables.
+    /// Checks one group: one naming, every tensor once, a table whose names are exactly the group's,
+    /// float tensors of one type, shapes that agree with one table, slots shaped like their variables.
     private static func cell(scope: String, members: [Member], slots: [VariableName],
                              byStored: [String: Variable]) -> Result<GRUCell, Reason> {
-        let layouts = Set(members.map(\.layout))
-        guard layouts.count == 1, let layout = layouts.first else {
-            let parts = CellLayout.allCases.filter(layouts.contains).map { layout in
-                "\(layout.rawValue) (\(members.filter { $0.layout == layout }.map(\.relative).joined(separator: ", ")))"
+        let kinds = Set(members.map(\.naming))
+        guard kinds.count == 1, let naming = kinds.first else {
+            let parts = namings.map(\.naming).filter(kinds.contains).map { naming in
+                "\(naming) (\(members.filter { $0.naming == naming }.map(\.relative).joined(separator: ", ")))"
             }
             return .failure(Reason(reason: "mixes the layouts " + parts.joined(separator: " and ")))
         }
-        var byTensor: [CellTensor: Member] = [:]
+        var byName: [String: Member] = [:]
         for member in members {
-            if let earlier = byTensor[member.tensor] {
+            if let earlier = byName[member.relative] {
                 return .failure(Reason(reason: "has two variables for \(member.relative): "
                                        + "\(earlier.name.stored) and \(member.name.stored)"))
             }
-            byTensor[member.tensor] = member
+            byName[member.relative] = member
         }
-        let missing = layout.names.filter { byTensor[$0.key] == nil }.map(\.value)
-        guard missing.isEmpty else {
-            return .failure(Reason(reason: "incomplete \(layout.rawValue) cell: missing \(missing.joined(separator: ", "))"))
+        let present = Set(byName.keys)
+        let candidates = LayoutTable.all.filter { $0.naming == naming && Set($0.tensorNames) == present }
+        guard let first = candidates.first else {
+            // The smallest table that has every name present says what is missing.
+            let complete = LayoutTable.all.filter { $0.naming == naming && present.isSubset(of: $0.tensorNames) }
+                .min { $0.tensors.count < $1.tensors.count }
+            let missing = complete.map { $0.tensorNames.filter { !present.contains($0) } } ?? []
+            let label = complete.map { $0.naming == "explicit" && $0.family == .resetAfter ? $0.name : $0.naming } ?? naming
+            return .failure(Reason(reason: "incomplete \(label) cell: missing \(missing.joined(separator: ", "))"))
         }
-        let ordered = layout.names.map { byTensor[$0.key]! }
+        let ordered = first.tensorNames.map { byName[$0]! }
         if let bad = ordered.first(where: { !$0.variable.elementType.isFloat }) {
             return .failure(Reason(reason: "\(bad.relative) holds \(bad.variable.elementType) values, not float16, float32 or float64"))
         }
@@ -136,43 +217,61 @@ public struct CellInventory: Sendable {
             return .failure(Reason(reason: "mixes element types: \(list)"))
         }
 
-        let shapes = Dictionary(uniqueKeysWithValues: ordered.map { ($0.tensor, $0.variable.shape) })
-        guard let (dimensions, basis) = layout.dimensions(from: shapes) else {
-            let basis = layout.isFused ? CellTensor.fused(.candidateKernel) : .explicit(.Wh)
-            let member = byTensor[basis]!
-            return .failure(Reason(reason: "\(member.relative) has shape \(format(member.variable.shape)), expected a matrix"))
+        // The basis fixes I and H; then one table's shapes must all agree.
+        let basisMember = byName[first.basis]!
+        let basisShape = basisMember.variable.shape
+        guard basisShape.count == 2 else {
+            return .failure(Reason(reason: "\(basisMember.relative) has shape \(format(basisShape)), expected a matrix"))
         }
-        let basisMember = byTensor[basis]!
-        guard dimensions.units <= Int.max / 4, dimensions.inputSize <= Int.max / 4 else {
-            return .failure(Reason(reason: "\(basisMember.relative) has shape \(format(basisMember.variable.shape)), too large to be a cell"))
+        guard basisShape.allSatisfy({ $0 <= Int.max / 8 }) else {
+            return .failure(Reason(reason: "\(basisMember.relative) has shape \(format(basisShape)), too large to be a cell"))
         }
-        guard dimensions.inputSize >= 1, dimensions.units >= 1 else {
-            return .failure(Reason(reason: "\(basisMember.relative) has shape \(format(basisMember.variable.shape)), "
-                                   + (layout.isFused ? "which leaves no rows for the input (a kernel is [I+H, H])"
-                                                     : "which has no rows or no columns")))
+        guard let dimensions = first.dimensions(fromBasis: basisShape) else {
+            return .failure(Reason(reason: "\(basisMember.relative) has shape \(format(basisShape)), \(first.basisExpectation)"))
         }
-        let mismatches = ordered.filter { $0.variable.shape != $0.tensor.shape(dimensions) }.map {
-            "\($0.relative) is \(format($0.variable.shape)), expected \(format($0.tensor.shape(dimensions)))"
+        var mismatches: [String] = []
+        for table in candidates {
+            let wrong = table.tensors.filter { byName[$0.name]!.variable.shape != $0.shape(dimensions) }
+            if wrong.isEmpty {
+                if let slotProblem = checkSlots(ordered, slots: slots, byStored: byStored) { return .failure(slotProblem) }
+                return .success(GRUCell(
+                    scope: scope, layout: table, dimensions: dimensions, elementType: elementType,
+                    slots: slots.map(\.stored).sorted(),
+                    storedNames: Dictionary(uniqueKeysWithValues: ordered.map { ($0.relative, $0.name.stored) })))
+            }
+            mismatches = wrong.map { tensor in
+                let actual = byName[tensor.name]!.variable.shape
+                let alternatives = candidates.compactMap { $0.tensor(named: tensor.name) }.map { other in
+                    format(other.shape(dimensions)) + (candidates.count > 1 ? " (\(candidatesLabel(other, in: candidates)))" : "")
+                }
+                var text = "\(byName[tensor.name]!.relative) is \(format(actual)), expected " + alternatives.joined(separator: " or ")
+                if naming == "keras", tensor.name == "bias", actual == [6 * dimensions.units] {
+                    text += "; a [6H] bias is CuDNNGRU's layout, not a GRU's [2, 3H]"
+                }
+                return text
+            }
         }
-        guard mismatches.isEmpty else {
-            return .failure(Reason(reason: mismatches.joined(separator: "; ")
-                + " (input size \(dimensions.inputSize), \(dimensions.units) units, from "
-                + "\(basisMember.relative) \(format(basisMember.variable.shape)))"))
-        }
+        return .failure(Reason(reason: mismatches.joined(separator: "; ")
+            + " (input size \(dimensions.inputSize), \(dimensions.units) units, from "
+            + "\(basisMember.relative) \(format(basisShape)))"))
+    }
+
+    /// The family of the table of `tensor` among tables sharing its name, for messages.
+    private static func candidatesLabel(_ tensor: StoredTensor, in tables: [LayoutTable]) -> String {
+        tables.first { $0.tensor(named: tensor.name) == tensor }?.family?.rawValue ?? "?"
+    }
+
+    /// A slot whose shape differs from its variable's, if any.
+    private static func checkSlots(_ ordered: [Member], slots: [VariableName], byStored: [String: Variable]) -> Reason? {
         for member in ordered {
             for slot in slots where slot.base.hasPrefix(member.name.base + "/") {
                 let shape = byStored[slot.stored]!.shape
                 if shape != member.variable.shape {
-                    return .failure(Reason(reason: "slot \(slot.stored) is \(format(shape)), "
-                                           + "but its variable \(member.relative) is \(format(member.variable.shape))"))
+                    return Reason(reason: "slot \(slot.stored) is \(format(shape)), "
+                                  + "but its variable \(member.relative) is \(format(member.variable.shape))")
                 }
             }
         }
-        return .success(GRUCell(
-            scope: scope, layout: layout, dimensions: dimensions, elementType: elementType,
-            slots: slots.map(\.stored).sorted(),
-            storedNames: Dictionary(uniqueKeysWithValues: ordered.map { ($0.tensor, $0.name.stored) })))
+        return nil
     }
 }
-
-

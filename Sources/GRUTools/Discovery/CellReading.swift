@@ -3,22 +3,21 @@ import TensorStore
 
 extension TensorSource {
     /// Reads a cell's tensors into `Scalar` (float16 and float32 widen exactly to either type; float64
-    /// read as `Float` rounds to nearest), in the cell's own form.
-    public func weights<Scalar: StoredFloat>(of cell: GRUCell, as: Scalar.Type = Scalar.self) throws -> CellWeights<Scalar> {
-        var fused: [FusedTensor: Tensor<Scalar>] = [:]
-        var explicit: [ExplicitTensor: Tensor<Scalar>] = [:]
+    /// read as `Float` rounds to nearest), in the cell's own layout. `family` is needed for a cell whose
+    /// tensors cannot tell it (a Keras cell without a bias) and must agree with any other cell's.
+    public func weights<Scalar: StoredFloat>(of cell: GRUCell, as: Scalar.Type = Scalar.self,
+                                             family: CellFamily? = nil) throws -> CellWeights<Scalar> {
+        var tensors: [String: Tensor<Scalar>] = [:]
         for (tensor, stored) in cell.tensors {
-            let value = try read(stored, as: Scalar.self)
-            switch tensor {
-            case .fused(let t): fused[t] = value
-            case .explicit(let t): explicit[t] = value
-            }
+            tensors[tensor] = try read(stored, as: Scalar.self)
         }
         do {
-            return cell.layout.isFused ? .fused(try FusedWeights(fused)) : .explicit(try ExplicitWeights(explicit))
+            return try CellWeights(layout: cell.layout, tensors: tensors, family: cell.family == nil ? family : nil)
         } catch {
-            // Discovery checked the shapes, so this means the file changed under us.
-            throw StoreError(.damaged, file: path, object: cell.scope, reason: "not a consistent GRU cell: \(error)")
+            // Discovery checked the shapes, so this means the file changed under us, or no family was given.
+            let code: StoreError.Code = cell.family == nil && family == nil ? .invalidRequest : .damaged
+            throw StoreError(code, file: path, object: cell.scope.isEmpty ? "/" : cell.scope,
+                             reason: code == .damaged ? "not a consistent GRU cell: \(error)" : "\(error)")
         }
     }
 }

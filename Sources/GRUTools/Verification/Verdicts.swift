@@ -11,16 +11,22 @@ public enum VerifyMode: String, CaseIterable, Sendable {
 
 /// The run `verify` makes: random inputs of this size from this seed.
 public struct VerifyOptions: Sendable {
+    /// Strict or fast.
     public var mode: VerifyMode
     public var batch: Int
     public var steps: Int
     public var seed: UInt64
+    /// The family of cells whose tensors cannot tell it (a Keras cell without a bias); such a cell is
+    /// refused when this is nil. Cells whose tensors tell their family keep it.
+    public var declaredFamily: CellFamily?
 
-    public init(mode: VerifyMode = .strict, batch: Int = 8, steps: Int = 32, seed: UInt64 = 0) {
+    /// Options; by default strict, a batch of 8 sequences of 32 steps from seed 0.
+    public init(mode: VerifyMode = .strict, batch: Int = 8, steps: Int = 32, seed: UInt64 = 0, declaredFamily: CellFamily? = nil) {
         self.mode = mode
         self.batch = batch
         self.steps = steps
         self.seed = seed
+        self.declaredFamily = declaredFamily
     }
 }
 
@@ -36,6 +42,10 @@ public struct ReferenceComparison: Sendable {
 /// The verdict on one cell (or pair of cells).
 public struct CellVerdict: Sendable {
     public var scope: String
+    /// The layout of the cell (of the first file, for two).
+    public var layout: String?
+    /// The family the cell was run as.
+    public var family: CellFamily?
     public var otherScope: String?
     public var equivalent: Bool
     public var weightsIdentical: Bool
@@ -54,7 +64,7 @@ public struct CellVerdict: Sendable {
     public var explicitMilliseconds: Double?
 
     static func failed(scope: String, otherScope: String?, diagnosis: [String]) -> CellVerdict {
-        CellVerdict(scope: scope, otherScope: otherScope, equivalent: false, weightsIdentical: false,
+        CellVerdict(scope: scope, layout: nil, family: nil, otherScope: otherScope, equivalent: false, weightsIdentical: false,
                     diagnosis: diagnosis)
     }
 }

@@ -16,7 +16,7 @@ extension Verifier {
 
     /// Teacher-forced steps against the reference's outputs (the verdict), the free-running trajectory
     /// beside it, and, when the steps do not match, which classic hand-written cell they match instead.
-    func check(_ verdict: inout CellVerdict, against run: ReferenceRun, fused: FusedWeights<Float>,
+    func check(_ verdict: inout CellVerdict, against run: ReferenceRun, fused: CellWeights<Float>,
                        explicit: ExplicitWeights<Float>) throws {
         let d = fused.dimensions
         guard run.inputs.shape[2] == d.inputSize, run.initialState.shape[1] == d.units else {
@@ -27,7 +27,7 @@ extension Verifier {
         }
         let narrow = { (t: Tensor<Double>) in Tensor(shape: t.shape, scalars: t.scalars.map { Float($0) }) }
         let (inputs, initial, outputs) = (narrow(run.inputs), narrow(run.initialState), narrow(run.outputs))
-        let bounds = FastModeTolerance(fused).bounds(inputs: inputs, initialState: initial, states: outputs)
+        let bounds = FastModeTolerance(explicit).bounds(inputs: inputs, initialState: initial, states: outputs)
         let models: [any GRUSequenceModel] = options.mode == .strict
             ? [StrictFusedCell(fused), StrictExplicitCell(explicit)] : [FastFusedCell(fused), FastExplicitCell(explicit)]
         var step = 0.0, trajectory = 0.0, within = true
@@ -49,13 +49,13 @@ extension Verifier {
                                  + "bound \(short(bounds.max() ?? 0)))")
         // Which hand-written cell made the reference outputs, if one of the classic ones did.
         let truth = explicit.map { Double($0) }
-        for variant in Float64Cell.Variant.allCases where variant != .tensorflow {
+        for variant in Float64Cell.Variant.allCases where variant != .exact {
             let out = Float64Cell(truth, variant: variant).run(inputs: run.inputs, initialState: run.initialState,
                                                                 forcedStates: run.outputs)
             let fits = zip(out.scalars, run.outputs.scalars).enumerated().allSatisfy { n, pair in
                 abs(pair.0 - pair.1) <= bounds[n / d.units]
             }
-            if fits { verdict.diagnosis.append("the reference outputs match a cell with \(variant.mistake)") }
+            if fits { verdict.diagnosis.append("the reference outputs match a cell with \(variant.mistake(for: truth.family))") }
         }
     }
 }

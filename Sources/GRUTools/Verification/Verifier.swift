@@ -49,19 +49,20 @@ public struct Verifier {
         for (n, cell) in inventory.cells.enumerated() {
             progress(n, inventory.cells.count, cell.scope)
             // Read once, exactly (float64 holds every stored float type); float32 for running, rounded to nearest.
-            let stored = try file.weights(of: cell, as: Double.self)
+            let stored = try file.weights(of: cell, as: Double.self, family: options.declaredFamily)
             let weights = stored.map { Float($0) }
-            let roundTrip: CellWeights<Double> = stored.isFused ? .fused(stored.fusedForm.split().fused())
-                                                                : .explicit(stored.explicitForm.fused().split())
-            let mismatches = WeightsDiagnosis.explain(reference: stored, candidate: roundTrip, ulps: ulps(for: cell.elementType))
-            var verdict = compare(scope: cell.scope, otherScope: nil, fused: weights.fusedForm,
+            let mismatches = WeightsDiagnosis.explain(reference: stored, candidate: try roundTrip(stored, file: file, cell: cell),
+                                                      ulps: ulps(for: cell.elementType))
+            var verdict = compare(scope: cell.scope, otherScope: nil, fused: weights,
                                   explicit: weights.explicitForm, truth: weights.explicitForm,
                                   weightsIdentical: mismatches.isEmpty,
                                   nonFinite: nonFiniteFindings(stored) { cell.relativeName(of: $0) })
+            verdict.layout = cell.layout.name
+            verdict.family = stored.family
             verdict.diagnosis.insert(contentsOf: mismatches.map { "split then fuse: \($0)" }, at: 0)
             if let runs {
                 try check(&verdict, against: try run(for: cell, in: runs, cellCount: inventory.cells.count, reference: reference!),
-                          fused: weights.fusedForm, explicit: weights.explicitForm)
+                          fused: weights, explicit: weights.explicitForm)
             }
             verdicts.append(verdict)
         }
@@ -100,8 +101,8 @@ public struct Verifier {
                 verdicts.append(.failed(scope: cell.scope, otherScope: problem.scope, diagnosis: [
                     "\(other.path): not a consistent GRU cell: \(problem.reason)"]))
             case .cell(let counterpart):
-                let storedA = try file.weights(of: cell, as: Double.self)
-                let storedB = try other.weights(of: counterpart, as: Double.self)
+                let storedA = try file.weights(of: cell, as: Double.self, family: options.declaredFamily)
+                let storedB = try other.weights(of: counterpart, as: Double.self, family: options.declaredFamily)
                 let findings = WeightsDiagnosis.explain(reference: storedA, candidate: storedB,
                                                         ulps: ulps(for: cell.elementType))
                 guard storedA.dimensions == storedB.dimensions else {
@@ -111,13 +112,15 @@ public struct Verifier {
                 let a = storedA.map { Float($0) }, b = storedB.map { Float($0) }
                 let nonFinite = nonFiniteFindings(storedA) { "\(file.path): " + cell.relativeName(of: $0) }
                     + nonFiniteFindings(storedB) { "\(other.path): " + counterpart.relativeName(of: $0) }
-                var verdict = compare(scope: cell.scope, otherScope: counterpart.scope, fused: a.fusedForm,
+                var verdict = compare(scope: cell.scope, otherScope: counterpart.scope, fused: a,
                                       explicit: b.explicitForm, truth: a.explicitForm, weightsIdentical: findings.isEmpty,
                                       nonFinite: nonFinite)
+                verdict.layout = cell.layout.name
+                verdict.family = storedA.family
                 verdict.diagnosis.insert(contentsOf: findings, at: 0)
                 if let runs {
                     try check(&verdict, against: try run(for: cell, in: runs, cellCount: matched.count, reference: reference!),
-                              fused: a.fusedForm, explicit: b.explicitForm)
+                              fused: a, explicit: b.explicitForm)
                 }
                 verdicts.append(verdict)
             }
@@ -160,7 +163,19 @@ public struct Verifier {
 
     // MARK: - Running both forms
 
-    private func compare(scope: String, otherScope: String?, fused: FusedWeights<Float>, explicit: ExplicitWeights<Float>,
+    /// The stored tensors rebuilt from the explicit form split out of the fused form: split then fuse for a
+    /// fused layout, fuse then split for the explicit one. Identical to `stored` unless the split is wrong.
+    private func roundTrip(_ stored: CellWeights<Double>, file: any TensorSource, cell: GRUCell) throws -> CellWeights<Double> {
+        do {
+            let explicit = try stored.fusedLayout.split(stored.fusedTensors, dimensions: stored.dimensions, family: stored.family)
+            return try CellWeights(layout: stored.layout, tensors: try stored.layout.fuse(explicit),
+                                   family: stored.layout.family == nil ? stored.family : nil)
+        } catch {
+            throw StoreError(.damaged, file: file.path, object: cell.scope.isEmpty ? "/" : cell.scope, reason: "\(error)")
+        }
+    }
+
+    private func compare(scope: String, otherScope: String?, fused: CellWeights<Float>, explicit: ExplicitWeights<Float>,
                          truth: ExplicitWeights<Float>, weightsIdentical: Bool, nonFinite: [String]) -> CellVerdict {
         var random = SeededRandom(seed: options.seed)
         let (inputs, initialState) = random.sequence(batch: options.batch, steps: options.steps, dimensions: fused.dimensions)
@@ -196,7 +211,7 @@ public struct Verifier {
                                          + "(max |Δ| \(short(between.maxAbsolute)), \(between.maxULP) ULP)")
             }
         case .fast:
-            let bounds = FastModeTolerance(fused).bounds(inputs: inputs, initialState: initialState, states: forced)
+            let bounds = FastModeTolerance(truth).bounds(inputs: inputs, initialState: initialState, states: forced)
             let between = ErrorMeasures.between(fusedForced.scalars, explicitForced.scalars)
             let violation = firstViolation(fusedForced.scalars, explicitForced.scalars, bounds, units: fused.dimensions.units)
             verdict.maxAbsDiff = between.nonFinite == 0 ? between.maxAbsolute : nil
@@ -245,11 +260,4 @@ public struct Verifier {
 
 extension Verifier.Match {
     var isNone: Bool { if case .none = self { true } else { false } }
-}
-
-extension GRUCell {
-    /// The tensor's name relative to the cell scope, in this cell's layout (`gates/kernel`, `Uh`).
-    public func relativeName(of tensor: CellTensor) -> String {
-        layout.name(of: tensor) ?? "\(tensor)"
-    }
 }

@@ -12,7 +12,7 @@ final class PackedMatrix: @unchecked Sendable {
 
     /// Room for a packed `[depth, columns]` matrix, cache-line aligned so that no 64-byte load of a panel
     /// row straddles two lines; `gk_pack` fills it.
-    private init(depth: Int, columns: Int) {
+    init(depth: Int, columns: Int) {
         self.depth = depth
         self.columns = columns
         let count = max(gk_packed_size(depth, columns), 1)
@@ -169,40 +169,72 @@ func combine(rows: Int, columns range: Range<Int>, z: UnsafePointer<Float>, ldz:
     }
 }
 
-/// The fused form on the strict path: `[r|u] = σ([x, h]·Kg + bg)`, `c = tanh([x, r∘h]·Kc + bc)`, each
-/// sum from zero over the input rows, then the state rows, with the bias last.
+/// The fused form on the strict path, read straight from the fused layout's stored tensors (TensorFlow's
+/// `GRUCell`, Keras's GRU, ...) as its table places the gates. Reset-before: `[r|z] = σ([x, h]·[Wg] + bg)`,
+/// `c = tanh([x, r∘h]·[Wc] + bc)`, each sum from zero over the input rows, then the state rows, the
+/// bias last. Reset-after: `xa = x·[W] + b` and `hu = h·[U] + bU` over all three gates, each from zero
+/// with its bias last, then `σ(xa + hu)` and `tanh(xa_h + r∘hu_h)`.
 public struct StrictFusedCell: GRUSequenceModel {
-    public let weights: FusedWeights<Float>
+    /// The weights, run in their fused form.
+    public let weights: CellWeights<Float>
     public var dimensions: CellDimensions { weights.dimensions }
-    private let packed: PerStepWeights
+    private let products: FamilyProducts
 
-    public init(_ weights: FusedWeights<Float>) {
+    /// Packs the fused tensors once.
+    public init(_ weights: CellWeights<Float>) {
         self.weights = weights
-        packed = PerStepWeights(weights)
+        products = FamilyProducts(weights)
     }
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
-        return runPerStep(packed, order: .inputStateBias, inputs: inputs, initialState: initialState,
-                          forcedStates: forcedStates, layout: layout, dimensions: dimensions)
+        switch products {
+        case .resetBefore(let packed):
+            return runPerStep(packed, order: .inputStateBias, inputs: inputs, initialState: initialState,
+                              forcedStates: forcedStates, layout: layout, dimensions: dimensions)
+        case .resetAfter(let packed):
+            return runResetAfter(packed, strict: true, inputs: inputs, initialState: initialState,
+                                 forcedStates: forcedStates, layout: layout, dimensions: dimensions)
+        }
     }
 }
 
-/// The explicit form on the strict path: `r = σ(x·Wr + h·Ur + br)`, `z = σ(x·Wz + h·Uz + bz)`,
-/// `c = tanh(x·Wh + (r∘h)·Uh + bh)`, each sum in the same order as the fused form's.
+/// A fused layout's products for its family.
+enum FamilyProducts {
+    case resetBefore(ResetBeforeProducts)
+    case resetAfter(ResetAfterProducts)
+
+    init(_ weights: CellWeights<Float>) {
+        let blocks = FusedBlocks(table: weights.fusedLayout, tensors: weights.fusedTensors, dimensions: weights.dimensions)
+        self = weights.family == .resetBefore ? .resetBefore(ResetBeforeProducts(blocks)) : .resetAfter(ResetAfterProducts(blocks))
+    }
+}
+
+/// The explicit form on the strict path, every gate through its own matrices, each sum in the same order
+/// as the fused form's. Reset-before: `r = σ(x·Wr + h·Ur + br)`, `z = σ(x·Wz + h·Uz + bz)`,
+/// `c = tanh(x·Wh + (r∘h)·Uh + bh)`. Reset-after: `xa_g = x·Wg + bg`, `hu_g = h·Ug + bUg` for each gate.
 public struct StrictExplicitCell: GRUSequenceModel {
+    /// The explicit weights.
     public let weights: ExplicitWeights<Float>
     public var dimensions: CellDimensions { weights.dimensions }
     private let packed: [ExplicitTensor: PackedMatrix]
 
+    /// Packs each gate's matrices once.
     public init(_ weights: ExplicitWeights<Float>) {
         self.weights = weights
         var packed: [ExplicitTensor: PackedMatrix] = [:]
-        for tensor in [ExplicitTensor.Wr, .Wz, .Wh, .Ur, .Uz, .Uh] { packed[tensor] = PackedMatrix(weights[tensor]) }
+        for tensor in weights.members where tensor.role == .inputKernel || tensor.role == .recurrentKernel {
+            packed[tensor] = PackedMatrix(weights[tensor])
+        }
         self.packed = packed
     }
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
+        weights.family == .resetBefore ? runResetBefore(inputs: inputs, initialState: initialState, forcedStates: forcedStates)
+                                       : runResetAfterPerGate(inputs: inputs, initialState: initialState, forcedStates: forcedStates)
+    }
+
+    private func runResetBefore(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
         let h = dimensions.units
         let plan = RunPlan(batch: layout.batch, dimensions: dimensions)
@@ -213,7 +245,7 @@ public struct StrictExplicitCell: GRUSequenceModel {
                     runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates, layout: layout,
                              plan: plan) { s in
                         let (g, c, rh) = (s.scratch.gates, s.scratch.candidate, s.scratch.reset)
-                        // r and z side by side in one buffer, as in the fused form.
+                        // r and z side by side in one buffer, as in TensorFlow's fused form.
                         let gates = [
                             StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: p[.Wr]!), .init(a: s.h, lda: s.ldh, w: p[.Ur]!)],
                                           bias: br.baseAddress!, out: g, ldo: 2 * h, columns: h),
@@ -235,6 +267,33 @@ public struct StrictExplicitCell: GRUSequenceModel {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Reset-after, one product per gate and side: `xa[:, gH..] = x·Wg + bg`, `hu[:, gH..] = h·Ug + bUg`.
+    private func runResetAfterPerGate(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
+        let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
+        let h = dimensions.units
+        let plan = RunPlan(batch: layout.batch, dimensions: dimensions)
+        let gates: [Gate] = [.reset, .update, .candidate]
+        let columns = GateColumns(reset: 0, update: h, candidate: 2 * h)
+        // Both biases of every gate side by side, r|z|h, input then recurrent.
+        let biases = gates.flatMap { weights[ExplicitTensor(.inputBias, $0)].scalars }
+            + gates.flatMap { weights[ExplicitTensor(.recurrentBias, $0)].scalars }
+        let packed = self.packed
+        return biases.withUnsafeBufferPointer { bias in
+            runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates, layout: layout, plan: plan) { s in
+                let (xa, hu) = (s.scratch.projection, s.scratch.recurrent)
+                let products = gates.enumerated().flatMap { n, gate in [
+                    StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: packed[ExplicitTensor(.inputKernel, gate)]!)],
+                                  bias: bias.baseAddress! + n * h, out: xa + n * h, ldo: 3 * h, columns: h),
+                    StrictProduct(terms: [.init(a: s.h, lda: s.ldh, w: packed[ExplicitTensor(.recurrentKernel, gate)]!)],
+                                  bias: bias.baseAddress! + (3 + n) * h, out: hu + n * h, ldo: 3 * h, columns: h),
+                ] }
+                computeStage(products, rows: s.rows, workers: s.workers)
+                finishResetAfter(rows: s.rows, units: h, xa: xa, ldxa: 3 * h, hu: hu, ldhu: 3 * h, columns: columns,
+                                 scratch: s.scratch, state: s.h, ldh: s.ldh, out: s.out, ldo: s.ldo)
             }
         }
     }

@@ -58,21 +58,27 @@ struct RunPlan {
     }
 }
 
-/// Per-chunk buffers for one step: the gates `[rows, 2H]` (r then z), the candidate `[rows, H]` and
-/// `r∘h` `[rows, H]`. Owned by the one thread that runs the chunk.
+/// Per-chunk buffers for one step: the gates `[rows, 2H]` (r then z), the candidate `[rows, H]`,
+/// `r∘h` `[rows, H]`, and for the reset-after family the input and recurrent projections `[rows, 3H]`.
+/// Owned by the one thread that runs the chunk.
 final class StepScratch {
     let gates: UnsafeMutablePointer<Float>, candidate: UnsafeMutablePointer<Float>, reset: UnsafeMutablePointer<Float>
+    let projection: UnsafeMutablePointer<Float>, recurrent: UnsafeMutablePointer<Float>
 
     init(rows: Int, units: Int) {
         gates = .allocate(capacity: max(1, rows * 2 * units))
         candidate = .allocate(capacity: max(1, rows * units))
         reset = .allocate(capacity: max(1, rows * units))
+        projection = .allocate(capacity: max(1, rows * 3 * units))
+        recurrent = .allocate(capacity: max(1, rows * 3 * units))
     }
 
     deinit {
         gates.deallocate()
         candidate.deallocate()
         reset.deallocate()
+        projection.deallocate()
+        recurrent.deallocate()
     }
 }
 

@@ -12,31 +12,6 @@ func fillWithBias(rows: Int, columns: Int, bias: UnsafePointer<Float>, out: Unsa
     for b in 0..<rows { (out + b * ldo).update(from: bias, count: columns) }
 }
 
-/// The four products of one step, packed: `[Wr|Wz]` (the input rows of `Kg`), `[Ur|Uz]` (its state rows),
-/// `Wh` and `Uh` (the input and state rows of `Kc`), and the biases.
-struct PerStepWeights {
-    let gateInput: PackedMatrix, gateState: PackedMatrix
-    let candidateInput: PackedMatrix, candidateState: PackedMatrix
-    let gateBias: [Float], candidateBias: [Float]
-
-    /// From TensorFlow's fused tensors: the input and state rows of each kernel.
-    init(_ weights: FusedWeights<Float>) {
-        let i = weights.dimensions.inputSize, h = weights.dimensions.units
-        gateInput = PackedMatrix(weights[.gateKernel], rows: 0..<i)
-        gateState = PackedMatrix(weights[.gateKernel], rows: i..<(i + h))
-        candidateInput = PackedMatrix(weights[.candidateKernel], rows: 0..<i)
-        candidateState = PackedMatrix(weights[.candidateKernel], rows: i..<(i + h))
-        gateBias = weights[.gateBias].scalars
-        candidateBias = weights[.candidateBias].scalars
-    }
-
-    init(gateInput: PackedMatrix, gateState: PackedMatrix, candidateInput: PackedMatrix, candidateState: PackedMatrix,
-         gateBias: [Float], candidateBias: [Float]) {
-        (self.gateInput, self.gateState, self.candidateInput, self.candidateState) = (gateInput, gateState, candidateInput, candidateState)
-        (self.gateBias, self.candidateBias) = (gateBias, candidateBias)
-    }
-}
-
 /// The order in which one step sums each pre-activation.
 enum SummationOrder {
     /// From zero: the input term, the state term, the bias last. The strict path's order.
@@ -47,9 +22,10 @@ enum SummationOrder {
     case biasInputState
 }
 
-/// One GRU step after another from packed `[Kg | Kc]`-shaped weights, each pre-activation summed in `order`:
-/// `[r|z] = σ(x·Wg + h·Ug + bg)`, `c = tanh(x·Wc + (r∘h)·Uc + bc)`, `h' = z∘h + (1 − z)∘c`.
-func runPerStep(_ w: PerStepWeights, order: SummationOrder, inputs: Tensor<Float>, initialState: Tensor<Float>,
+/// One reset-before step after another from packed fused-shaped weights, each pre-activation summed in
+/// `order`: `[r|z] = σ(x·Wg + h·Ug + bg)`, `c = tanh(x·Wc + (r∘h)·Uc + bc)`, `h' = z∘h + (1 − z)∘c`; `r` and
+/// `z` sit where the layout puts them in the gate output.
+func runPerStep(_ w: ResetBeforeProducts, order: SummationOrder, inputs: Tensor<Float>, initialState: Tensor<Float>,
                 forcedStates: Tensor<Float>?, layout: SequenceLayout, dimensions: CellDimensions) -> Tensor<Float> {
     let h = dimensions.units
     let plan = RunPlan(batch: layout.batch, dimensions: dimensions)
@@ -72,14 +48,15 @@ func runPerStep(_ w: PerStepWeights, order: SummationOrder, inputs: Tensor<Float
                                       bias: bg.baseAddress!, out: g, columns: 2 * h)],
                              rows: s.rows, workers: s.workers) { _, range in
                     activate(gk_sigmoid, rows: s.rows, columns: range, g, stride: 2 * h)
-                    resetState(rows: s.rows, columns: range.clamped(to: 0..<h), r: g, ldr: 2 * h, h: s.h, ldh: s.ldh,
-                               out: rh, ldo: h)
+                    let reset = range.clamped(to: w.resetColumn..<(w.resetColumn + h))
+                    resetState(rows: s.rows, columns: (reset.lowerBound - w.resetColumn)..<(reset.upperBound - w.resetColumn),
+                               r: g + w.resetColumn, ldr: 2 * h, h: s.h, ldh: s.ldh, out: rh, ldo: h)
                 }
                 computeStage([product(.init(a: s.x, lda: s.ldx, w: w.candidateInput), .init(a: rh, lda: h, w: w.candidateState),
                                       bias: bc.baseAddress!, out: c, columns: h)],
                              rows: s.rows, workers: s.workers) { _, range in
                     activate(gk_tanh, rows: s.rows, columns: range, c, stride: h)
-                    combine(rows: s.rows, columns: range, z: g + h, ldz: 2 * h, h: s.h, ldh: s.ldh,
+                    combine(rows: s.rows, columns: range, z: g + w.updateColumn, ldz: 2 * h, h: s.h, ldh: s.ldh,
                             c: c, ldc: h, out: s.out, ldo: s.ldo)
                 }
             }
@@ -87,22 +64,82 @@ func runPerStep(_ w: PerStepWeights, order: SummationOrder, inputs: Tensor<Float
     }
 }
 
-/// The fused form on the fast path: per step, `bg + h·Kg_h + x·Kg_x` and `bc + (r∘h)·Kc_h + x·Kc_x`.
-/// It cannot do better than one pass per step: `Kg` mixes input and state rows in every column.
-public struct FastFusedCell: GRUSequenceModel {
-    public let weights: FusedWeights<Float>
-    public var dimensions: CellDimensions { weights.dimensions }
-    private let packed: PerStepWeights
+/// One reset-after step after another: `xa = x·[W] + b` and `hu = h·[U] + bU` over all three gates, then
+/// `finishResetAfter`. Strict: each product per step from zero, its bias last (the explicit form's order).
+/// Fast: the input projections of every step as one product before the loop, and each product summed
+/// from its bias.
+func runResetAfter(_ w: ResetAfterProducts, strict: Bool, inputs: Tensor<Float>, initialState: Tensor<Float>,
+                   forcedStates: Tensor<Float>?, layout: SequenceLayout, dimensions: CellDimensions) -> Tensor<Float> {
+    let (i, h, batch, steps) = (dimensions.inputSize, dimensions.units, layout.batch, layout.steps)
+    let plan = RunPlan(batch: batch, dimensions: dimensions)
+    return w.inputBias.withUnsafeBufferPointer { inputBias in
+        w.recurrentBias.withUnsafeBufferPointer { recurrentBias in
+            let (bi, br) = (inputBias.baseAddress!, recurrentBias.baseAddress!)
+            if strict {
+                return runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates, layout: layout,
+                                plan: plan) { s in
+                    let (xa, hu) = (s.scratch.projection, s.scratch.recurrent)
+                    computeStage([StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: w.input)], bias: bi, out: xa, ldo: 3 * h, columns: 3 * h),
+                                  StrictProduct(terms: [.init(a: s.h, lda: s.ldh, w: w.recurrent)], bias: br, out: hu, ldo: 3 * h,
+                                                columns: 3 * h)],
+                                 rows: s.rows, workers: s.workers)
+                    finishResetAfter(rows: s.rows, units: h, xa: xa, ldxa: 3 * h, hu: hu, ldhu: 3 * h, columns: w.columns,
+                                     scratch: s.scratch, state: s.h, ldh: s.ldh, out: s.out, ldo: s.ldo)
+                }
+            }
+            guard batch > 0, steps > 0 else { return Tensor(shape: [batch, steps, h], scalars: []) }
+            // Row b·T + t holds step t of sequence b: b + x·W for all three gates.
+            var projected = [Float](repeating: 0, count: batch * steps * 3 * h)
+            return projected.withUnsafeMutableBufferPointer { xp in
+                let xp = xp.baseAddress!
+                fillWithBias(rows: batch * steps, columns: 3 * h, bias: bi, out: xp, ldo: 3 * h)
+                inputs.scalars.withUnsafeBufferPointer { x in
+                    computeStage([StrictProduct(terms: [.init(a: x.baseAddress!, lda: i, w: w.input)], bias: nil,
+                                                out: xp, ldo: 3 * h, columns: 3 * h, startsFromZero: false)],
+                                 rows: batch * steps, workers: workerCount(rows: batch * steps, dimensions: dimensions),
+                                 rowBlock: 128)
+                }
+                return runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates, layout: layout,
+                                plan: plan) { s in
+                    let hu = s.scratch.recurrent
+                    fillWithBias(rows: s.rows, columns: 3 * h, bias: br, out: hu, ldo: 3 * h)
+                    computeStage([StrictProduct(terms: [.init(a: s.h, lda: s.ldh, w: w.recurrent)], bias: nil, out: hu, ldo: 3 * h,
+                                                columns: 3 * h, startsFromZero: false)],
+                                 rows: s.rows, workers: s.workers)
+                    finishResetAfter(rows: s.rows, units: h, xa: xp + (s.firstRow * steps + s.t) * 3 * h, ldxa: steps * 3 * h,
+                                     hu: hu, ldhu: 3 * h, columns: w.columns, scratch: s.scratch, state: s.h, ldh: s.ldh,
+                                     out: s.out, ldo: s.ldo)
+                }
+            }
+        }
+    }
+}
 
-    public init(_ weights: FusedWeights<Float>) {
+/// The fused form on the fast path. Reset-before: per step, `bg + h·Kg_h + x·Kg_x` and
+/// `bc + (r∘h)·Kc_h + x·Kc_x` (one pass per step: TensorFlow's `Kg` mixes input and state rows in every
+/// column). Reset-after: the input projections of all steps at once, then `bU + h·U` per step.
+public struct FastFusedCell: GRUSequenceModel {
+    /// The weights, run in their fused form.
+    public let weights: CellWeights<Float>
+    public var dimensions: CellDimensions { weights.dimensions }
+    private let products: FamilyProducts
+
+    /// Packs the fused tensors once.
+    public init(_ weights: CellWeights<Float>) {
         self.weights = weights
-        packed = PerStepWeights(weights)
+        products = FamilyProducts(weights)
     }
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
-        return runPerStep(packed, order: .biasStateInput, inputs: inputs, initialState: initialState, forcedStates: forcedStates,
-                          layout: layout, dimensions: dimensions)
+        switch products {
+        case .resetBefore(let packed):
+            return runPerStep(packed, order: .biasStateInput, inputs: inputs, initialState: initialState,
+                              forcedStates: forcedStates, layout: layout, dimensions: dimensions)
+        case .resetAfter(let packed):
+            return runResetAfter(packed, strict: false, inputs: inputs, initialState: initialState,
+                                 forcedStates: forcedStates, layout: layout, dimensions: dimensions)
+        }
     }
 }
 
@@ -113,33 +150,57 @@ public struct FastFusedCell: GRUSequenceModel {
 /// products already run near the machine's peak, and the hoisted product's memory traffic costs more
 /// than it saves (bench/README.md), so the cell then works step by step (`b + x·W + h·U`).
 public struct FastExplicitCell: GRUSequenceModel {
+    /// The explicit weights.
     public let weights: ExplicitWeights<Float>
     public var dimensions: CellDimensions { weights.dimensions }
-    /// `[Wr|Wz|Wh]` `[I, 3H]`, `[Ur|Uz]` `[H, 2H]` and `Uh`, packed once; `[br|bz|bh]` side by side.
-    private let inputKernel: PackedMatrix, stateGates: PackedMatrix, stateCandidate: PackedMatrix
-    private let inputBias: [Float]
-    private let perStep: PerStepWeights
+    private let packed: Packed
 
+    /// What is packed once: for reset-before `[Wr|Wz|Wh]` `[I, 3H]`, `[Ur|Uz]` `[H, 2H]` and `Uh`, with
+    /// `[br|bz|bh]` side by side, and the per-step products; for reset-after both sides of every gate.
+    private enum Packed {
+        case resetBefore(inputKernel: PackedMatrix, stateGates: PackedMatrix, stateCandidate: PackedMatrix,
+                         inputBias: [Float], perStep: ResetBeforeProducts)
+        case resetAfter(ResetAfterProducts)
+    }
+
+    /// Packs the weights side by side once.
     public init(_ weights: ExplicitWeights<Float>) {
         self.weights = weights
         let (i, h) = (weights.dimensions.inputSize, weights.dimensions.units)
         func sideBySide(_ tensors: [ExplicitTensor], rows: Int) -> [Float] {
             (0..<rows).flatMap { row in tensors.flatMap { weights[$0].scalars[(row * h)..<((row + 1) * h)] } }
         }
-        inputKernel = PackedMatrix(Tensor(shape: [i, 3 * h], scalars: sideBySide([.Wr, .Wz, .Wh], rows: i)))
-        inputBias = sideBySide([.br, .bz, .bh], rows: 1)
-        stateGates = PackedMatrix(Tensor(shape: [h, 2 * h], scalars: sideBySide([.Ur, .Uz], rows: h)))
-        stateCandidate = PackedMatrix(weights[.Uh])
-        perStep = PerStepWeights(
-            gateInput: PackedMatrix(Tensor(shape: [i, 2 * h], scalars: sideBySide([.Wr, .Wz], rows: i))),
-            gateState: stateGates, candidateInput: PackedMatrix(weights[.Wh]), candidateState: stateCandidate,
-            gateBias: sideBySide([.br, .bz], rows: 1), candidateBias: weights[.bh].scalars)
+        if weights.family == .resetAfter {
+            packed = .resetAfter(ResetAfterProducts(
+                input: PackedMatrix(Tensor(shape: [i, 3 * h], scalars: sideBySide([.Wr, .Wz, .Wh], rows: i))),
+                recurrent: PackedMatrix(Tensor(shape: [h, 3 * h], scalars: sideBySide([.Ur, .Uz, .Uh], rows: h))),
+                inputBias: sideBySide([.br, .bz, .bh], rows: 1), recurrentBias: sideBySide([.bUr, .bUz, .bUh], rows: 1),
+                columns: GateColumns(reset: 0, update: h, candidate: 2 * h)))
+            return
+        }
+        let stateGates = PackedMatrix(Tensor(shape: [h, 2 * h], scalars: sideBySide([.Ur, .Uz], rows: h)))
+        let stateCandidate = PackedMatrix(weights[.Uh])
+        packed = .resetBefore(
+            inputKernel: PackedMatrix(Tensor(shape: [i, 3 * h], scalars: sideBySide([.Wr, .Wz, .Wh], rows: i))),
+            stateGates: stateGates, stateCandidate: stateCandidate, inputBias: sideBySide([.br, .bz, .bh], rows: 1),
+            perStep: ResetBeforeProducts(
+                gateInput: PackedMatrix(Tensor(shape: [i, 2 * h], scalars: sideBySide([.Wr, .Wz], rows: i))),
+                gateState: stateGates, candidateInput: PackedMatrix(weights[.Wh]), candidateState: stateCandidate,
+                gateBias: sideBySide([.br, .bz], rows: 1), candidateBias: weights[.bh].scalars, resetColumn: 0, updateColumn: h))
     }
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
         let (i, h, batch, steps) = (dimensions.inputSize, dimensions.units, layout.batch, layout.steps)
         guard batch > 0, steps > 0 else { return Tensor(shape: [batch, steps, h], scalars: []) }
+        let (inputMatrix, gatesMatrix, candidateMatrix, inputBias, perStep): (PackedMatrix, PackedMatrix, PackedMatrix, [Float], ResetBeforeProducts)
+        switch packed {
+        case .resetAfter(let products):
+            return runResetAfter(products, strict: false, inputs: inputs, initialState: initialState,
+                                 forcedStates: forcedStates, layout: layout, dimensions: dimensions)
+        case .resetBefore(let a, let b, let c, let d, let e):
+            (inputMatrix, gatesMatrix, candidateMatrix, inputBias, perStep) = (a, b, c, d, e)
+        }
         let plan = RunPlan(batch: batch, dimensions: dimensions)
         if plan.rowChunks.count > 1 {
             return runPerStep(perStep, order: .biasInputState, inputs: inputs, initialState: initialState,
@@ -147,7 +208,6 @@ public struct FastExplicitCell: GRUSequenceModel {
         }
         // Row b·T + t holds step t of sequence b: [br + x·Wr | bz + x·Wz | bh + x·Wh].
         var projected = [Float](repeating: 0, count: batch * steps * 3 * h)
-        let (inputMatrix, gatesMatrix, candidateMatrix) = (inputKernel, stateGates, stateCandidate)
         return projected.withUnsafeMutableBufferPointer { xp in
             do {
                 let xp = xp.baseAddress!

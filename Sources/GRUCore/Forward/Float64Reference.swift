@@ -6,14 +6,14 @@ import Darwin
 #endif
 
 /// A GRU computed in float64: the ground truth both float32 forms are measured against, and, in its
-/// variants, the classic hand-written cells that are not TensorFlow's (GRU_LAYOUTS.md §2).
+/// variants, the classic hand-written cells that differ from the family's own (GRU_LAYOUTS.md §2).
 public struct Float64Cell: Sendable {
     /// Which cell to compute.
     public enum Variant: String, CaseIterable, Sendable {
-        /// TensorFlow's GRUCell: reset before the product, `c = tanh(x·Wh + (r∘h)·Uh + bh)`.
-        case tensorflow
-        /// The reset applied after the product: `c = tanh(x·Wh + r∘(h·Uh) + bh)`.
-        case resetAfterProduct
+        /// The cell as its family defines it.
+        case exact
+        /// The reset applied on the other side of the recurrent product: the other family's candidate.
+        case resetPlacementFlipped
         /// The gates computed from the input alone: `h·Ur` and `h·Uz` dropped.
         case recurrentGateTermsDropped
         /// The reset and update gates exchanged in the computation.
@@ -21,29 +21,35 @@ public struct Float64Cell: Sendable {
         /// `h' = (1 − z)∘h + z∘c`: the update gate's two sides exchanged.
         case updateInverted
 
-        /// How a diagnosis names this variant.
-        public var mistake: String {
-            switch self {
-            case .tensorflow: "TensorFlow's GRUCell"
-            case .resetAfterProduct: "the reset applied after the product ((h·Uh)∘r instead of (r∘h)·Uh)"
-            case .recurrentGateTermsDropped: "h·Ur and h·Uz dropped (gates computed from the input alone)"
-            case .gatesSwapped: "r and z swapped in the computation"
-            case .updateInverted: "the update gate inverted (h' = (1−z)∘h + z∘c)"
+        /// How a diagnosis names this variant for weights of `family`.
+        public func mistake(for family: CellFamily) -> String {
+            switch (self, family) {
+            case (.exact, .resetBefore): "TensorFlow's GRUCell (reset before the product)"
+            case (.exact, .resetAfter): "the reset-after GRU"
+            case (.resetPlacementFlipped, .resetBefore): "the reset applied after the product ((h·Uh)∘r instead of (r∘h)·Uh)"
+            case (.resetPlacementFlipped, .resetAfter):
+                "the reset applied before the product ((r∘h)·Uh instead of r∘(h·Uh + bUh)): a reset-before cell"
+            case (.recurrentGateTermsDropped, _): "h·Ur and h·Uz dropped (gates computed from the input alone)"
+            case (.gatesSwapped, _): "r and z swapped in the computation"
+            case (.updateInverted, _): "the update gate inverted (h' = (1−z)∘h + z∘c)"
             }
         }
     }
 
+    /// The weights, widened.
     public let weights: ExplicitWeights<Double>
+    /// Which computation.
     public let variant: Variant
     public var dimensions: CellDimensions { weights.dimensions }
 
-    public init(_ weights: ExplicitWeights<Double>, variant: Variant = .tensorflow) {
+    /// The cell of `weights` (its family decides the candidate), computed as `variant`.
+    public init(_ weights: ExplicitWeights<Double>, variant: Variant = .exact) {
         self.weights = weights
         self.variant = variant
     }
 
     /// The float32 weights, widened exactly.
-    public init(_ weights: ExplicitWeights<Float>, variant: Variant = .tensorflow) {
+    public init(_ weights: ExplicitWeights<Float>, variant: Variant = .exact) {
         self.init(weights.map { Double($0) }, variant: variant)
     }
 
@@ -53,10 +59,18 @@ public struct Float64Cell: Sendable {
         let (i, h, batch, steps) = (dimensions.inputSize, dimensions.units, layout.batch, layout.steps)
         var outputs = [Double](repeating: 0, count: batch * steps * h)
         var state = initialState.scalars
-        let w = ExplicitTensor.allCases.map { weights[$0].scalars }
-        func tensor(_ t: ExplicitTensor) -> [Double] { w[ExplicitTensor.allCases.firstIndex(of: t)!] }
+        func tensor(_ t: ExplicitTensor) -> [Double] { weights[t].scalars }
         let (wr, wz, wh, ur, uz, uh) = (tensor(.Wr), tensor(.Wz), tensor(.Wh), tensor(.Ur), tensor(.Uz), tensor(.Uh))
-        let (br, bz, bh) = (tensor(.br), tensor(.bz), tensor(.bh))
+        let resetAfter = weights.family == .resetAfter
+        // A reset-after cell's gates add both biases; a reset-before cell has only the input one.
+        func gateBias(_ gate: Gate) -> [Double] {
+            let input = tensor(ExplicitTensor(.inputBias, gate))
+            return resetAfter ? zip(input, tensor(ExplicitTensor(.recurrentBias, gate))).map { $0 + $1 } : input
+        }
+        let (br, bz, bh) = (gateBias(.reset), gateBias(.update), tensor(.bh))
+        let bUh = resetAfter ? tensor(.bUh) : [Double](repeating: 0, count: h)
+        // The candidate's reset placement: the family's own, or the other one for the flipped variant.
+        let candidateResetAfter = resetAfter != (variant == .resetPlacementFlipped)
         var x = [Double](repeating: 0, count: batch * i)
         for t in 0..<steps {
             if t > 0, let forced = forcedStates {
@@ -69,13 +83,14 @@ public struct Float64Cell: Sendable {
             z = z.map { 1 / (1 + exp(-$0)) }
             if variant == .gatesSwapped { swap(&r, &z) }
             var c: [Double]
-            if variant == .resetAfterProduct {
+            if candidateResetAfter {
                 c = affine(x, wh, nil, nil, bh, batch, i, h)
                 let hu = product(state, uh, batch, h, h)
-                for n in c.indices { c[n] += r[n] * hu[n] }
+                for n in c.indices { c[n] += r[n] * (hu[n] + bUh[n % h]) }
             } else {
                 let rh = zip(r, state).map { $0 * $1 }
                 c = affine(x, wh, rh, uh, bh, batch, i, h)
+                if resetAfter { for n in c.indices { c[n] += bUh[n % h] } }
             }
             c = c.map { tanh($0) }
             for n in state.indices {

@@ -14,28 +14,66 @@ public enum WeightsDiagnosis {
             return ["sizes differ: input size \(d.inputSize) and \(d.units) units against input size "
                     + "\(e.inputSize) and \(e.units) units"]
         }
-        if case .fused(let fused) = candidate, let swapped = rowSwapFindings(reference.fusedForm, fused) {
+        if reference.family != candidate.family {
+            return familyFindings(reference, candidate)
+        }
+        if candidate.isFused, candidate.layout == reference.fusedLayout,
+           let swapped = rowSwapFindings(reference.fusedTensors, candidate.stored, layout: candidate.layout, d) {
             return swapped
         }
         return explicitFindings(reference.explicitForm, candidate.explicitForm, ulps: ulps)
     }
 
-    /// Kernels whose state rows come first (`[h, x]` instead of `[x, h]`), if that explains them.
-    private static func rowSwapFindings(_ reference: FusedWeights<Double>, _ candidate: FusedWeights<Double>) -> [String]? {
-        let i = reference.dimensions.inputSize
+    /// The two cells are of different families: the reset acts on opposite sides of the recurrent
+    /// product, which no rearrangement of weights reconciles. Says which side each is on, and whether the
+    /// candidate's single bias is the reference's two summed (how a reset-after cell is wrongly saved as a
+    /// reset-before one) or the reverse.
+    private static func familyFindings(_ reference: CellWeights<Double>, _ candidate: CellWeights<Double>) -> [String] {
+        func side(_ w: CellWeights<Double>) -> String {
+            "\(w.family == .resetAfter ? "after" : "before") the recurrent product (\(w.layout.name))"
+        }
+        var findings = ["reset placement flipped: the reset acts \(side(candidate)) here, but \(side(reference)) in the "
+                        + "reference; the two GRU families differ and no weight conversion between them is exact"]
+        let (ra, rb) = reference.family == .resetAfter ? (reference.explicitForm, candidate.explicitForm)
+                                                       : (candidate.explicitForm, reference.explicitForm)
+        let summed = Gate.allCases.allSatisfy { gate in
+            let sum = zip(ra[ExplicitTensor(.inputBias, gate)].scalars, ra[ExplicitTensor(.recurrentBias, gate)].scalars).map { $0 + $1 }
+            return close(sum, rb[ExplicitTensor(.inputBias, gate)].scalars)
+        }
+        if summed { findings.append("the reset-before cell's biases are the reset-after cell's two biases summed (b + bU)") }
+        let kernels = [ExplicitTensor.Wr, .Wz, .Wh, .Ur, .Uz, .Uh].filter { !identical(ra[$0].scalars, rb[$0].scalars) }
+        if !kernels.isEmpty { findings.append("the kernels differ as well: " + list(kernels.map(\.rawValue))) }
+        return findings
+    }
+
+    /// Equal within float32 rounding of a sum: how a file's summed bias compares with the sum in float64.
+    private static func close(_ a: [Double], _ b: [Double]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= 2e-7 * max(abs($0), abs($1), 1e-30) }
+    }
+
+    /// Kernels whose state rows come first (`[h, x]` instead of `[x, h]`), if that explains them: for
+    /// layouts whose kernels stack input and state rows (TensorFlow's `GRUCell`).
+    private static func rowSwapFindings(_ reference: [String: Tensor<Double>], _ candidate: [String: Tensor<Double>],
+                                        layout: LayoutTable, _ d: CellDimensions) -> [String]? {
+        let stacked = layout.tensors.filter { tensor in
+            layout.blocks.values.contains { $0.tensor == tensor.name && $0.rows == .input }
+                && layout.blocks.values.contains { $0.tensor == tensor.name && $0.rows == .state }
+        }.map(\.name)
+        guard !stacked.isEmpty else { return nil }
         var swapped: [String] = []
-        for (tensor, name) in [(FusedTensor.gateKernel, "gates/kernel"), (.candidateKernel, "candidate/kernel")] {
-            let ref = reference[tensor], cand = candidate[tensor]
-            let width = ref.shape[1]
+        for name in stacked {
+            let ref = reference[name]!, cand = candidate[name]!
             if identical(ref.scalars, cand.scalars) { continue }
             // Rows [h; x]: the candidate's first H rows are the reference's state rows.
-            let stateFirst = Array(ref.scalars[(i * width)...]) + Array(ref.scalars[..<(i * width)])
+            let split = d.inputSize * ref.shape[1]
+            let stateFirst = Array(ref.scalars[split...]) + Array(ref.scalars[..<split])
             guard identical(stateFirst, cand.scalars) else { return nil }
             swapped.append(name)
         }
         guard !swapped.isEmpty else { return nil }
-        let biasesAgree = identical(reference[.gateBias].scalars, candidate[.gateBias].scalars)
-            && identical(reference[.candidateBias].scalars, candidate[.candidateBias].scalars)
+        let biasesAgree = layout.tensorNames.filter { !stacked.contains($0) }.allSatisfy {
+            identical(reference[$0]!.scalars, candidate[$0]!.scalars)
+        }
         var findings = ["input/state rows swapped in \(swapped.joined(separator: " and ")) (state rows first: [h, x] instead of [x, h])"]
         if !biasesAgree { findings.append("the biases differ as well") }
         return findings
@@ -43,13 +81,25 @@ public enum WeightsDiagnosis {
 
     private static func explicitFindings(_ ref: ExplicitWeights<Double>, _ cand: ExplicitWeights<Double>,
                                          ulps: (Double, Double) -> UInt64?) -> [String] {
+        let members = ref.members
         var holds: [ExplicitTensor: ExplicitTensor] = [:]
         var transposed: [ExplicitTensor] = [], zeroed: [ExplicitTensor] = [], differs: [String] = []
-        for t in ExplicitTensor.allCases {
+        var findings: [String] = []
+        // The two biases of a reset-after cell summed into the input bias, the recurrent one zeroed.
+        if ref.family == .resetAfter, Gate.allCases.allSatisfy({ gate in
+            let (b, bU) = (ExplicitTensor(.inputBias, gate), ExplicitTensor(.recurrentBias, gate))
+            return cand[bU].scalars.allSatisfy { $0 == 0 } && !ref[bU].scalars.allSatisfy { $0 == 0 }
+                && close(zip(ref[b].scalars, ref[bU].scalars).map { $0 + $1 }, cand[b].scalars)
+        }) {
+            findings.append("the two biases summed into the input bias (br, bz, bh hold b + bU; bUr, bUz, bUh are zero)")
+            for tensor in members where tensor.role == .inputBias || tensor.role == .recurrentBias {
+                holds[tensor] = tensor  // explained
+            }
+        }
+        for t in members where holds[t] == nil {
             let c = cand[t]
             if identical(c.scalars, ref[t].scalars) { continue }
-            if let other = ExplicitTensor.allCases.first(where: { $0 != t && ref[$0].shape == c.shape
-                                                                 && identical(c.scalars, ref[$0].scalars) }) {
+            if let other = members.first(where: { $0 != t && ref[$0].shape == c.shape && identical(c.scalars, ref[$0].scalars) }) {
                 holds[t] = other
             } else if c.shape.count == 2, c.shape[0] == c.shape[1], identical(c.scalars, transpose(ref[t])) {
                 transposed.append(t)
@@ -59,15 +109,17 @@ public enum WeightsDiagnosis {
                 differs.append(difference(t, ref[t].scalars, c.scalars, ulps: ulps))
             }
         }
-        var findings: [String] = []
         var pairs = Set<[ExplicitTensor]>()
-        for (t, o) in holds where holds[o] == t {
+        for (t, o) in holds where o != t && holds[o] == t {
             pairs.insert([t, o].sorted { $0.order < $1.order })
         }
-        let gateSwap: Set<[ExplicitTensor]> = [[.Wr, .Wz], [.Ur, .Uz], [.br, .bz]]
+        var gateSwap: Set<[ExplicitTensor]> = [[.Wr, .Wz], [.Ur, .Uz], [.br, .bz]]
+        if ref.family == .resetAfter { gateSwap.insert([.bUr, .bUz]) }
         let inputStateSwap: Set<[ExplicitTensor]> = [[.Wr, .Ur], [.Wz, .Uz], [.Wh, .Uh]]
         if gateSwap.isSubset(of: pairs) {
-            findings.append("r and z swapped (Wr/Wz, Ur/Uz and br/bz exchanged)")
+            findings.append(ref.family == .resetAfter
+                ? "r and z swapped (Wr/Wz, Ur/Uz, br/bz and bUr/bUz exchanged: PyTorch's r,z,n gate order read as Keras's z,r,h, or the reverse)"
+                : "r and z swapped (Wr/Wz, Ur/Uz and br/bz exchanged)")
             pairs.subtract(gateSwap)
         }
         if inputStateSwap.isSubset(of: pairs) {
@@ -77,10 +129,19 @@ public enum WeightsDiagnosis {
         for pair in pairs.sorted(by: { $0[0].order < $1[0].order }) {
             findings.append("\(pair[0])/\(pair[1]) swapped")
         }
-        for (t, o) in holds.sorted(by: { $0.key.order < $1.key.order }) where holds[o] != t {
+        for (t, o) in holds.sorted(by: { $0.key.order < $1.key.order }) where o != t && holds[o] != t {
             findings.append("\(t) holds \(o)'s values")
         }
         findings += transposed.map { "\($0) transposed" }
+        let recurrentBiases: [ExplicitTensor] = [.bUr, .bUz, .bUh], inputBiases: [ExplicitTensor] = [.br, .bz, .bh]
+        if ref.family == .resetAfter, recurrentBiases.allSatisfy(zeroed.contains) {
+            findings.append("the recurrent biases dropped (bUr, bUz and bUh zeroed)")
+            zeroed.removeAll { recurrentBiases.contains($0) }
+        }
+        if ref.family == .resetAfter, inputBiases.allSatisfy(zeroed.contains) {
+            findings.append("the input biases dropped (br, bz and bh zeroed)")
+            zeroed.removeAll { inputBiases.contains($0) }
+        }
         if !zeroed.isEmpty {
             findings.append(list(zeroed.map(\.rawValue)) + " zeroed")
         }
@@ -116,17 +177,14 @@ public enum WeightsDiagnosis {
     }
 }
 
-/// Non-finite values in a cell's weights, one line per tensor that has any (`gates/kernel holds 2 NaN`).
-public func nonFiniteFindings(_ weights: CellWeights<Double>, name: (CellTensor) -> String) -> [String] {
-    func describe(_ tensor: CellTensor, _ values: [Double]) -> String? {
+/// Non-finite values in a cell's stored tensors, one line per tensor that has any (`gates/kernel holds 2 NaN`).
+public func nonFiniteFindings(_ weights: CellWeights<Double>, name: (String) -> String) -> [String] {
+    weights.layout.tensorNames.compactMap { tensor in
+        let values = weights.stored[tensor]!.scalars
         let nan = values.filter(\.isNaN).count, infinite = values.filter(\.isInfinite).count
         guard nan + infinite > 0 else { return nil }
         let parts = [nan > 0 ? "\(nan) NaN" : nil, infinite > 0 ? "\(infinite) infinite" : nil].compactMap { $0 }
         return "\(name(tensor)) holds \(parts.joined(separator: " and ")) value\(nan + infinite == 1 ? "" : "s")"
-    }
-    switch weights {
-    case .fused(let w): return FusedTensor.allCases.compactMap { describe(.fused($0), w[$0].scalars) }
-    case .explicit(let w): return ExplicitTensor.allCases.compactMap { describe(.explicit($0), w[$0].scalars) }
     }
 }
 
@@ -144,7 +202,9 @@ public func short(_ value: Double) -> String {
     var mantissa = magnitude
     while mantissa >= 10 { mantissa /= 10; exponent += 1 }
     while mantissa < 1 { mantissa *= 10; exponent -= 1 }
-    let rounded = (mantissa * 10).rounded() / 10
+    var rounded = (mantissa * 10).rounded() / 10
+    // 9.96 rounds to 10.0: one more digit of exponent instead (9.96e-5 is 1.0e-04, not 10.0e-05).
+    if rounded >= 10 { rounded /= 10; exponent += 1 }
     let sign = value < 0 ? "-" : ""
     return "\(sign)\(rounded)e\(exponent < 0 ? "-" : "+")\(abs(exponent) < 10 ? "0" : "")\(abs(exponent))"
 }
@@ -159,7 +219,3 @@ extension String {
     }
 }
 
-extension ExplicitTensor {
-    /// Position in `allCases`, for stable ordering of findings.
-    var order: Int { ExplicitTensor.allCases.firstIndex(of: self)! }
-}

@@ -12,6 +12,11 @@
 ///     Δc    ≤ (2γ + 2u)·S_c + Σₖ (Δgate + 2u)·|hₖ|·maxⱼ|Uhₖⱼ| + 2E      (tanh' ≤ 1; r∘h rounded once)
 ///     Δh'   ≤ Δgate·(‖h‖∞ + 1) + Δc + 6u·(‖h‖∞ + 1)    (h' = z∘h + (1 − z)∘c, three roundings a side)
 ///
+/// The reset-after family sums `n = I + H + 2` terms per gate (both biases), and its candidate
+/// `tanh(a + r∘q)` with `a = x·Wh + bh` (`S_a`) and `q = h·Uh + bUh` (`S_q`) gives
+///
+///     Δc    ≤ (2γ + 2u)·S_a + (Δgate + 2γ + 2u + 2u)·S_q + 2E
+///
 /// The bound is worst-case (every rounding error in one direction), so real differences are usually
 /// hundreds of times smaller; it still flags any real mistake, which moves outputs by far more.
 public struct FastModeTolerance: Sendable {
@@ -22,29 +27,48 @@ public struct FastModeTolerance: Sendable {
     public static let activationError = 8 * unitRoundoff
 
     private let dimensions: CellDimensions
-    /// `maxⱼ |Kg[k, j]|` and `maxⱼ |Kc[k, j]|` for each row `k` of the fused kernels.
+    private let family: CellFamily
+    /// `maxⱼ |W_g[k, j]|` over the gates `r`, `z` for each input row `k`, then `maxⱼ |U_g[k, j]|` for each
+    /// state row; likewise for the candidate's `Wh` and `Uh` (TensorFlow's fused kernels' row maxima).
     private let gateRowMax: [Double], candidateRowMax: [Double]
-    private let gateBiasMax: Double, candidateBiasMax: Double
+    /// The largest gate bias and candidate bias magnitude (both biases added, for reset-after).
+    private let gateBiasMax: Double, candidateBiasMax: Double, recurrentCandidateBiasMax: Double
 
-    public init(_ weights: FusedWeights<Float>) {
+    /// The bound's constants for a cell, from its explicit weights.
+    public init(_ weights: ExplicitWeights<Float>) {
         dimensions = weights.dimensions
-        func rowMax(_ t: Tensor<Float>) -> [Double] {
-            let width = t.shape[1]
-            return (0..<t.shape[0]).map { row in
-                t.scalars[(row * width)..<((row + 1) * width)].reduce(0) { max($0, Double(abs($1))) }
+        family = weights.family
+        func rowMax(_ tensors: [ExplicitTensor]) -> [Double] {
+            let rows = weights[tensors[0]].shape[0], width = weights[tensors[0]].shape[1]
+            return (0..<rows).map { row in
+                tensors.reduce(0.0) { result, tensor in
+                    weights[tensor].scalars[(row * width)..<((row + 1) * width)].reduce(result) { max($0, Double(abs($1))) }
+                }
             }
         }
-        gateRowMax = rowMax(weights[.gateKernel])
-        candidateRowMax = rowMax(weights[.candidateKernel])
-        gateBiasMax = weights[.gateBias].scalars.reduce(0) { max($0, Double(abs($1))) }
-        candidateBiasMax = weights[.candidateBias].scalars.reduce(0) { max($0, Double(abs($1))) }
+        func maxMagnitude(_ tensors: [ExplicitTensor]) -> Double {
+            tensors.reduce(0.0) { result, tensor in weights[tensor].scalars.reduce(result) { max($0, Double(abs($1))) } }
+        }
+        gateRowMax = rowMax([.Wr, .Wz]) + rowMax([.Ur, .Uz])
+        candidateRowMax = rowMax([.Wh]) + rowMax([.Uh])
+        if family == .resetAfter {
+            gateBiasMax = maxMagnitude([.br, .bz]) + maxMagnitude([.bUr, .bUz])
+            recurrentCandidateBiasMax = maxMagnitude([.bUh])
+        } else {
+            gateBiasMax = maxMagnitude([.br, .bz])
+            recurrentCandidateBiasMax = 0
+        }
+        candidateBiasMax = maxMagnitude([.bh])
     }
+
+    /// The bound's constants for a cell in either form.
+    public init(_ weights: CellWeights<Float>) { self.init(weights.explicitForm) }
 
     /// The bound on `|h'₁ − h'₂|` for every unit of one step that starts from input `x` `[I]` and state `h` `[H]`.
     public func stepBound(x: ArraySlice<Float>, h: ArraySlice<Float>) -> Double {
         let (i, units) = (dimensions.inputSize, dimensions.units)
         let u = Self.unitRoundoff, e = Self.activationError
-        let n = Double(i + units + 1)
+        let n = Double(i + units + (family == .resetAfter ? 2 : 1))
         let gamma = n * u / (1 - n * u)
         let sum = 2 * gamma + 2 * u
         var sg = gateBiasMax, sc = candidateBiasMax
@@ -61,6 +85,13 @@ public struct FastModeTolerance: Sendable {
             stateCandidate += magnitude * candidateRowMax[i + k]
         }
         let gate = sum * sg / 4 + 2 * e
+        if family == .resetAfter {
+            // sc holds S_a + S_q without bUh; split it: a = x·Wh + bh, q = h·Uh + bUh.
+            let sq = stateCandidate + recurrentCandidateBiasMax
+            let sa = sc - stateCandidate
+            let candidate = sum * sa + (gate + sum + 2 * u) * sq + 2 * e
+            return gate * (hMax + 1) + candidate + 6 * u * (hMax + 1)
+        }
         let candidate = sum * sc + (gate + 2 * u) * stateCandidate + 2 * e
         return gate * (hMax + 1) + candidate + 6 * u * (hMax + 1)
     }

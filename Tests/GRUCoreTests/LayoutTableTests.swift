@@ -1,0 +1,112 @@
+import GRUCore
+import Testing
+
+/// The layout tables: shapes, tiling, the places of the gates, dimensions from the basis.
+@Suite struct LayoutTableTests {
+    let dims = CellDimensions(inputSize: 5, units: 4)
+
+    @Test func tensorFlowShapesFollowTheLayout() {
+        #expect(LayoutTable.tfGRUCell.tensors.map { $0.shape(dims) } == [[9, 8], [8], [9, 4], [4]])
+        #expect(LayoutTable.tfGRUCell.tensorNames == ["gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias"])
+        #expect(LayoutTable.tfLegacyGRUCell.tensorNames
+                == ["Gates/Linear/Matrix", "Gates/Linear/Bias", "Candidate/Linear/Matrix", "Candidate/Linear/Bias"])
+    }
+
+    @Test func kerasShapesFollowTheLayout() {
+        #expect(LayoutTable.kerasResetAfter.tensors.map { $0.shape(dims) } == [[5, 12], [4, 12], [2, 12]])
+        #expect(LayoutTable.kerasResetBefore.tensors.map { $0.shape(dims) } == [[5, 12], [4, 12], [12]])
+        #expect(LayoutTable.kerasNoBias.tensors.map { $0.shape(dims) } == [[5, 12], [4, 12]])
+        #expect(LayoutTable.kerasNoBias.family == nil)
+    }
+
+    @Test func explicitShapesFollowTheLayout() {
+        #expect(ExplicitTensor.Wr.shape(dims) == [5, 4])
+        #expect(ExplicitTensor.Uh.shape(dims) == [4, 4])
+        #expect(ExplicitTensor.bz.shape(dims) == [4])
+        #expect(ExplicitTensor.bUh.shape(dims) == [4])
+        #expect(LayoutTable.explicitResetAfter.tensorNames.count == 12)
+        #expect(LayoutTable.explicitResetBefore.tensorNames.count == 9)
+    }
+
+    @Test(arguments: LayoutTable.all.map(\.name))
+    func eachBlockHasItsTensorsShape(_ name: String) {
+        let table = LayoutTable.named(name)!
+        for tensor in ExplicitTensor.allCases {
+            guard let place = table.range(of: tensor, dims) else { continue }
+            let shape = place.rows.map { $0.count == 1 ? [place.columns.count] : [$0.count, place.columns.count] } ?? [place.columns.count]
+            #expect(shape == tensor.shape(dims), "\(name) \(tensor)")
+        }
+    }
+
+    /// The blocks cover every element of every stored tensor exactly once.
+    @Test(arguments: LayoutTable.all.map(\.name))
+    func blocksTileTheStoredTensorsExactlyOnce(_ name: String) {
+        let table = LayoutTable.named(name)!
+        #expect(coverage(table, ExplicitTensor.allCases.compactMap { table.range(of: $0, dims) }) == .exactlyOnce)
+    }
+
+    /// Negative control: the classic r/z swap (Wr taken from the update columns) overlaps Wz and leaves
+    /// the reset columns uncovered, and the check above sees it.
+    @Test(arguments: ["tf-gru-cell", "keras-reset-after"])
+    func swappedGateBlocksDoNotTile(_ name: String) {
+        let table = LayoutTable.named(name)!
+        var blocks = ExplicitTensor.allCases.compactMap { table.range(of: $0, dims) }
+        blocks[0] = table.range(of: .Wz, dims)!
+        #expect(coverage(table, blocks) == .gapsOrOverlaps)
+    }
+
+    @Test func tensorFlowResetColumnsComeFirst() {
+        let t = LayoutTable.tfGRUCell
+        #expect(t.range(of: .Wr, dims)!.columns == 0..<4)
+        #expect(t.range(of: .Wz, dims)!.columns == 4..<8)
+        #expect(t.range(of: .Ur, dims)!.rows == 5..<9)
+        #expect(t.range(of: .Wh, dims)!.rows == 0..<5)
+        #expect(t.range(of: .bUr, dims) == nil)
+    }
+
+    /// Keras: columns z, r, h; bias row 0 input, row 1 recurrent (FRAMEWORK_LAYOUTS.md §2).
+    @Test func kerasUpdateColumnsComeFirst() {
+        let t = LayoutTable.kerasResetAfter
+        #expect(t.range(of: .Wz, dims)!.columns == 0..<4)
+        #expect(t.range(of: .Wr, dims)!.columns == 4..<8)
+        #expect(t.range(of: .Uh, dims)!.columns == 8..<12)
+        #expect(t.range(of: .Uh, dims)!.rows == 0..<4)
+        #expect(t.range(of: .bz, dims)! == BlockRange(tensor: "bias", rows: 0..<1, columns: 0..<4))
+        #expect(t.range(of: .bUh, dims)! == BlockRange(tensor: "bias", rows: 1..<2, columns: 8..<12))
+        #expect(LayoutTable.kerasResetBefore.range(of: .bh, dims)! == BlockRange(tensor: "bias", rows: nil, columns: 8..<12))
+        #expect(LayoutTable.kerasNoBias.range(of: .bh, dims) == nil)
+    }
+
+    @Test func dimensionsComeFromTheBasis() {
+        #expect(LayoutTable.tfGRUCell.dimensions(fromBasis: [9, 4]) == dims)
+        #expect(LayoutTable.kerasResetAfter.dimensions(fromBasis: [5, 12]) == dims)
+        #expect(LayoutTable.explicitResetBefore.dimensions(fromBasis: [5, 4]) == dims)
+        // Negative controls: no input rows, a width that is not 3H, a vector.
+        #expect(LayoutTable.tfGRUCell.dimensions(fromBasis: [4, 4]) == nil)
+        #expect(LayoutTable.kerasResetAfter.dimensions(fromBasis: [5, 13]) == nil)
+        #expect(LayoutTable.kerasResetAfter.dimensions(fromBasis: [12]) == nil)
+    }
+
+    @Test func tensorFlowGenerationsAreRenamingsOfEachOther() {
+        #expect(LayoutTable.tfGRUCell.isRenaming(of: .tfLegacyGRUCell))
+        #expect(LayoutTable.tfGRUBlockCell.isRenaming(of: .tfGRUCell10))
+        #expect(!LayoutTable.tfGRUCell.isRenaming(of: .kerasResetBefore))
+        #expect(!LayoutTable.kerasResetBefore.isRenaming(of: .kerasResetAfter))
+    }
+
+    enum Coverage { case exactlyOnce, gapsOrOverlaps }
+
+    func coverage(_ table: LayoutTable, _ blocks: [BlockRange]) -> Coverage {
+        var counts: [String: [Int]] = [:]
+        for tensor in table.tensors {
+            counts[tensor.name] = Array(repeating: 0, count: tensor.shape(dims).reduce(1, *))
+        }
+        for block in blocks {
+            let columns = table.tensor(named: block.tensor)!.shape(dims).last!
+            for row in block.rows ?? 0..<1 {
+                for column in block.columns { counts[block.tensor]![row * columns + column] += 1 }
+            }
+        }
+        return counts.values.allSatisfy { $0.allSatisfy { $0 == 1 } } ? .exactlyOnce : .gapsOrOverlaps
+    }
+}

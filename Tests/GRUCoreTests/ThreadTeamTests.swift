@@ -1,0 +1,152 @@
+import CGRUKernels
+import Dispatch
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The kernels' thread team (`gk_parallel`): every worker index of every call runs exactly once, nothing
+/// touches a call's context once the call has returned, and a forked child gets a working team.
+/// Serialized: the tests share the one team, and each wants it to itself.
+@Suite(.serialized) struct ThreadTeamTests {
+    /// Worker counts that go up and down from one call to the next, so that helpers started by a wide
+    /// call are still spinning or asleep when narrower and wider calls follow (more helpers than cores).
+    static let widths = [8, 2, 5, 1, 16, 3, 2, 7, 1, 12, 4, 2, 9, 6, 3]
+
+    /// Runs `body` on a thread of its own and waits at most `seconds`: false if it has not returned by
+    /// then (a hung team), so that a hang fails the test instead of stopping the run. The thread is left.
+    static func finishes(within seconds: Double, _ body: @escaping @Sendable () -> Void) -> Bool {
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            body()
+            done.signal()
+        }
+        return done.wait(timeout: .now() + seconds) == .success
+    }
+
+    /// What a test's worker thread hands back; published by the semaphore in `finishes`.
+    final class Outcome: @unchecked Sendable {
+        var mismatches = 0
+        var lateTouches = 0
+        var firstProblem = ""
+    }
+
+    @Test func everyWorkerOfEveryCallRunsExactlyOnce() {
+        let calls = 3000
+        let slots = 64   // the most workers a call can have
+        let outcome = Outcome()
+        let finished = Self.finishes(within: 20) {
+            // One row of counters per call, kept to the end: a run that lands late, or twice, shows in its own row.
+            let counts = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: calls * slots)
+            for i in 0..<(calls * slots) { (counts + i).initialize(to: Atomic(0)) }
+            defer { counts.deinitialize(count: calls * slots); counts.deallocate() }
+            func check(_ call: Int, _ when: String) {
+                let workers = Self.widths[call % Self.widths.count]
+                for w in 0..<slots {
+                    let n = counts[call * slots + w].load(ordering: .acquiring)
+                    if n != (w < workers ? 1 : 0) {
+                        if outcome.mismatches == 0 {
+                            outcome.firstProblem = "call \(call) (\(workers) workers): worker \(w) ran \(n) times, \(when)"
+                        }
+                        outcome.mismatches += 1
+                    }
+                }
+            }
+            for call in 0..<calls {
+                gk_parallel(Self.widths[call % Self.widths.count], { context, worker in
+                    context!.assumingMemoryBound(to: Atomic<Int>.self)[worker].wrappingAdd(1, ordering: .relaxed)
+                }, counts + call * slots)
+                check(call, "on return")
+            }
+            usleep(20_000)   // give a stray helper time to land
+            for call in 0..<calls { check(call, "after the last call") }
+        }
+        #expect(finished, "gk_parallel hung")
+        guard finished else { return }
+        #expect(outcome.mismatches == 0, "\(outcome.mismatches) wrong counts; first: \(outcome.firstProblem)")
+    }
+
+    @Test func noHelperTouchesTheContextAfterReturn() {
+        let calls = 3000
+        let outcome = Outcome()
+        let finished = Self.finishes(within: 20) {
+            // Per call: [closed, runs, touches after close]. The caller closes (poisons) the context as soon
+            // as gk_parallel returns; a task that starts, or is still running, after that counts a touch.
+            let state = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: calls * 3)
+            for i in 0..<(calls * 3) { (state + i).initialize(to: Atomic(0)) }
+            defer { state.deinitialize(count: calls * 3); state.deallocate() }
+            for call in 0..<calls {
+                let workers = Self.widths[call % Self.widths.count]
+                let context = state + call * 3
+                gk_parallel(workers, { context, worker in
+                    let s = context!.assumingMemoryBound(to: Atomic<Int>.self)
+                    if s[0].load(ordering: .acquiring) != 0 { s[2].wrappingAdd(1, ordering: .relaxed) }
+                    // A little work, so that a helper still running after the return is likely to be seen.
+                    var x = worker &+ 1
+                    for _ in 0..<200 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
+                    if x == 42 { s[2].wrappingAdd(1_000_000, ordering: .relaxed) }   // never: keeps the loop
+                    s[1].wrappingAdd(1, ordering: .relaxed)
+                    if s[0].load(ordering: .acquiring) != 0 { s[2].wrappingAdd(1, ordering: .relaxed) }
+                }, context)
+                context[0].store(1, ordering: .releasing)
+                let runs = context[1].load(ordering: .acquiring)
+                if runs != workers {
+                    if outcome.mismatches == 0 { outcome.firstProblem = "call \(call): \(runs) of \(workers) runs on return" }
+                    outcome.mismatches += 1
+                }
+            }
+            usleep(20_000)
+            for call in 0..<calls {
+                outcome.lateTouches += state[call * 3 + 2].load(ordering: .acquiring)
+                if state[call * 3 + 1].load(ordering: .acquiring) != Self.widths[call % Self.widths.count] {
+                    outcome.mismatches += 1
+                }
+            }
+        }
+        #expect(finished, "gk_parallel hung")
+        guard finished else { return }
+        #expect(outcome.lateTouches == 0, "tasks ran after their call had returned")
+        #expect(outcome.mismatches == 0, "\(outcome.mismatches) calls with a wrong number of runs; first: \(outcome.firstProblem)")
+    }
+
+    @Test func aForkedChildGetsAWorkingTeam() {
+        // Everything the child touches is made before the fork: it only calls gk_parallel, then _exit.
+        let counts = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 4)
+        for i in 0..<4 { (counts + i).initialize(to: Atomic(0)) }
+        defer { counts.deinitialize(count: 4); counts.deallocate() }
+        let count: gk_task_fn = { context, worker in
+            context!.assumingMemoryBound(to: Atomic<Int>.self)[worker].wrappingAdd(1, ordering: .relaxed)
+        }
+        // The team has helpers in the parent (threads that the child will not have).
+        gk_parallel(4, count, counts)
+        for w in 0..<4 { #expect(counts[w].load(ordering: .relaxed) == 1) }
+        for w in 0..<4 { counts[w].store(0, ordering: .relaxed) }
+
+        let child = fork()
+        if child == 0 {
+            gk_parallel(4, count, counts)
+            for w in 0..<4 where counts[w].load(ordering: .relaxed) != 1 { _exit(2) }
+            _exit(0)
+        }
+        #expect(child > 0, "fork failed")
+        guard child > 0 else { return }
+        var status: Int32 = 0
+        var exited = false
+        for _ in 0..<1000 {   // 10 s
+            let r = waitpid(child, &status, WNOHANG)
+            if r == child { exited = true; break }
+            if r < 0 && errno != EINTR { break }
+            usleep(10_000)
+        }
+        if !exited {
+            kill(child, SIGKILL)
+            _ = waitpid(child, &status, 0)
+            Issue.record("the forked child's gk_parallel(4) did not return within 10 s")
+            return
+        }
+        let termSignal = status & 0x7f
+        let exitCode = (status >> 8) & 0xff
+        #expect(termSignal == 0 && exitCode == 0, "child status: signal \(termSignal), exit \(exitCode)")
+    }
+}
