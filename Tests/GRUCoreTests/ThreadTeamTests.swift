@@ -6,6 +6,10 @@ import Testing
 import Glibc
 #endif
 
+/// Tasks that ran, or were still running, after their call to gk_parallel had returned (counted by
+/// `noHelperTouchesTheContextAfterReturn`; here so that a hung run can still report them).
+private let lateTouches = Atomic<Int>(0)
+
 /// The kernels' thread team (`gk_parallel`): every worker index of every call runs exactly once, nothing
 /// touches a call's context once the call has returned, and a forked child gets a working team.
 /// Serialized: the tests share the one team, and each wants it to itself.
@@ -25,11 +29,21 @@ import Glibc
         return done.wait(timeout: .now() + seconds) == .success
     }
 
-    /// What a test's worker thread hands back; published by the semaphore in `finishes`.
-    final class Outcome: @unchecked Sendable {
-        var mismatches = 0
-        var lateTouches = 0
-        var firstProblem = ""
+    /// What a test's worker thread finds, readable even while that thread is stuck in a hung call.
+    final class Outcome: Sendable {
+        let mismatches = Atomic<Int>(0)
+        let firstProblem = Mutex("")
+
+        func record(_ problem: @autoclosure () -> String) {
+            if mismatches.add(1, ordering: .relaxed).oldValue == 0 {
+                let text = problem()
+                firstProblem.withLock { $0 = text }
+            }
+        }
+
+        var summary: String {
+            "\(mismatches.load(ordering: .relaxed)) wrong counts; first: \(firstProblem.withLock { $0 })"
+        }
     }
 
     @Test func everyWorkerOfEveryCallRunsExactlyOnce() {
@@ -46,10 +60,7 @@ import Glibc
                 for w in 0..<slots {
                     let n = counts[call * slots + w].load(ordering: .acquiring)
                     if n != (w < workers ? 1 : 0) {
-                        if outcome.mismatches == 0 {
-                            outcome.firstProblem = "call \(call) (\(workers) workers): worker \(w) ran \(n) times, \(when)"
-                        }
-                        outcome.mismatches += 1
+                        outcome.record("call \(call) (\(workers) workers): worker \(w) ran \(n) times, \(when)")
                     }
                 }
             }
@@ -62,52 +73,50 @@ import Glibc
             usleep(20_000)   // give a stray helper time to land
             for call in 0..<calls { check(call, "after the last call") }
         }
-        #expect(finished, "gk_parallel hung")
+        #expect(finished, "gk_parallel hung (so far \(outcome.summary))")
         guard finished else { return }
-        #expect(outcome.mismatches == 0, "\(outcome.mismatches) wrong counts; first: \(outcome.firstProblem)")
+        #expect(outcome.mismatches.load(ordering: .relaxed) == 0, "\(outcome.summary)")
     }
 
     @Test func noHelperTouchesTheContextAfterReturn() {
         let calls = 3000
         let outcome = Outcome()
+        let lateBefore = lateTouches.load(ordering: .relaxed)
+        func late() -> Int { lateTouches.load(ordering: .relaxed) - lateBefore }
         let finished = Self.finishes(within: 20) {
-            // Per call: [closed, runs, touches after close]. The caller closes (poisons) the context as soon
-            // as gk_parallel returns; a task that starts, or is still running, after that counts a touch.
-            let state = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: calls * 3)
-            for i in 0..<(calls * 3) { (state + i).initialize(to: Atomic(0)) }
-            defer { state.deinitialize(count: calls * 3); state.deallocate() }
+            // Per call: [closed, runs]. The caller closes (poisons) the context as soon as gk_parallel
+            // returns; a task that starts, or is still running, after that counts a late touch.
+            let state = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: calls * 2)
+            for i in 0..<(calls * 2) { (state + i).initialize(to: Atomic(0)) }
+            defer { state.deinitialize(count: calls * 2); state.deallocate() }
             for call in 0..<calls {
                 let workers = Self.widths[call % Self.widths.count]
-                let context = state + call * 3
+                let context = state + call * 2
                 gk_parallel(workers, { context, worker in
                     let s = context!.assumingMemoryBound(to: Atomic<Int>.self)
-                    if s[0].load(ordering: .acquiring) != 0 { s[2].wrappingAdd(1, ordering: .relaxed) }
+                    if s[0].load(ordering: .acquiring) != 0 { lateTouches.add(1, ordering: .relaxed) }
                     // A little work, so that a helper still running after the return is likely to be seen.
                     var x = worker &+ 1
                     for _ in 0..<200 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
-                    if x == 42 { s[2].wrappingAdd(1_000_000, ordering: .relaxed) }   // never: keeps the loop
+                    if x == 42 { s[1].wrappingAdd(1_000_000, ordering: .relaxed) }   // never: keeps the loop
                     s[1].wrappingAdd(1, ordering: .relaxed)
-                    if s[0].load(ordering: .acquiring) != 0 { s[2].wrappingAdd(1, ordering: .relaxed) }
+                    if s[0].load(ordering: .acquiring) != 0 { lateTouches.add(1, ordering: .relaxed) }
                 }, context)
                 context[0].store(1, ordering: .releasing)
                 let runs = context[1].load(ordering: .acquiring)
-                if runs != workers {
-                    if outcome.mismatches == 0 { outcome.firstProblem = "call \(call): \(runs) of \(workers) runs on return" }
-                    outcome.mismatches += 1
-                }
+                if runs != workers { outcome.record("call \(call): \(runs) of \(workers) runs on return") }
             }
             usleep(20_000)
             for call in 0..<calls {
-                outcome.lateTouches += state[call * 3 + 2].load(ordering: .acquiring)
-                if state[call * 3 + 1].load(ordering: .acquiring) != Self.widths[call % Self.widths.count] {
-                    outcome.mismatches += 1
-                }
+                let runs = state[call * 2 + 1].load(ordering: .acquiring)
+                let workers = Self.widths[call % Self.widths.count]
+                if runs != workers { outcome.record("call \(call): \(runs) of \(workers) runs at the end") }
             }
         }
-        #expect(finished, "gk_parallel hung")
+        #expect(finished, "gk_parallel hung (so far \(late()) late touches, \(outcome.summary))")
         guard finished else { return }
-        #expect(outcome.lateTouches == 0, "tasks ran after their call had returned")
-        #expect(outcome.mismatches == 0, "\(outcome.mismatches) calls with a wrong number of runs; first: \(outcome.firstProblem)")
+        #expect(late() == 0, "tasks ran after their call had returned")
+        #expect(outcome.mismatches.load(ordering: .relaxed) == 0, "\(outcome.summary)")
     }
 
     @Test func aForkedChildGetsAWorkingTeam() {

@@ -229,36 +229,37 @@ public struct CellInventory: Sendable {
         guard let dimensions = first.dimensions(fromBasis: basisShape) else {
             return .failure(Reason(reason: "\(basisMember.relative) has shape \(format(basisShape)), \(first.basisExpectation)"))
         }
-        var mismatches: [String] = []
-        for table in candidates {
-            let wrong = table.tensors.filter { byName[$0.name]!.variable.shape != $0.shape(dimensions) }
-            if wrong.isEmpty {
-                if let slotProblem = checkSlots(ordered, slots: slots, byStored: byStored) { return .failure(slotProblem) }
-                return .success(GRUCell(
-                    scope: scope, layout: table, dimensions: dimensions, elementType: elementType,
-                    slots: slots.map(\.stored).sorted(),
-                    storedNames: Dictionary(uniqueKeysWithValues: ordered.map { ($0.relative, $0.name.stored) })))
+        let evaluated = candidates.map { table in
+            (table, table.tensors.filter { byName[$0.name]!.variable.shape != $0.shape(dimensions) })
+        }
+        if let (table, _) = evaluated.first(where: { $0.1.isEmpty }) {
+            if let slotProblem = checkSlots(ordered, slots: slots, byStored: byStored) { return .failure(slotProblem) }
+            return .success(GRUCell(
+                scope: scope, layout: table, dimensions: dimensions, elementType: elementType,
+                slots: slots.map(\.stored).sorted(),
+                storedNames: Dictionary(uniqueKeysWithValues: ordered.map { ($0.relative, $0.name.stored) })))
+        }
+        // The table that fits best says what is wrong; where the tables sharing these names expect other
+        // shapes (a Keras bias), each is named with its family.
+        let (_, wrong) = evaluated.min { $0.1.count < $1.1.count }!
+        let mismatches = wrong.map { tensor in
+            let actual = byName[tensor.name]!.variable.shape
+            var expectations: [(shape: [Int], family: String)] = []
+            for table in candidates {
+                guard let shape = table.tensor(named: tensor.name)?.shape(dimensions),
+                      !expectations.contains(where: { $0.shape == shape }) else { continue }
+                expectations.append((shape, table.family?.rawValue ?? "?"))
             }
-            mismatches = wrong.map { tensor in
-                let actual = byName[tensor.name]!.variable.shape
-                let alternatives = candidates.compactMap { $0.tensor(named: tensor.name) }.map { other in
-                    format(other.shape(dimensions)) + (candidates.count > 1 ? " (\(candidatesLabel(other, in: candidates)))" : "")
-                }
-                var text = "\(byName[tensor.name]!.relative) is \(format(actual)), expected " + alternatives.joined(separator: " or ")
-                if naming == "keras", tensor.name == "bias", actual == [6 * dimensions.units] {
-                    text += "; a [6H] bias is CuDNNGRU's layout, not a GRU's [2, 3H]"
-                }
-                return text
+            var text = "\(byName[tensor.name]!.relative) is \(format(actual)), expected "
+                + expectations.map { format($0.shape) + (expectations.count > 1 ? " (\($0.family))" : "") }.joined(separator: " or ")
+            if naming == "keras", tensor.name == "bias", actual == [6 * dimensions.units] {
+                text += "; a [6H] bias is CuDNNGRU's layout, not a GRU's [2, 3H]"
             }
+            return text
         }
         return .failure(Reason(reason: mismatches.joined(separator: "; ")
             + " (input size \(dimensions.inputSize), \(dimensions.units) units, from "
             + "\(basisMember.relative) \(format(basisShape)))"))
-    }
-
-    /// The family of the table of `tensor` among tables sharing its name, for messages.
-    private static func candidatesLabel(_ tensor: StoredTensor, in tables: [LayoutTable]) -> String {
-        tables.first { $0.tensor(named: tensor.name) == tensor }?.family?.rawValue ?? "?"
     }
 
     /// A slot whose shape differs from its variable's, if any.
