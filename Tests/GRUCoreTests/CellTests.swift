@@ -23,7 +23,8 @@ import Testing
     static let sizes: [(CellDimensions, Int)] = [
         (CellDimensions(inputSize: 5, units: 4), 3), (CellDimensions(inputSize: 7, units: 33), 9),
         (CellDimensions(inputSize: 1, units: 1), 1), (CellDimensions(inputSize: 130, units: 70), 17),
-        (CellDimensions(inputSize: 128, units: 128), 16),   // large enough to run on the thread team
+        (CellDimensions(inputSize: 128, units: 128), 16),   // large enough for whole sequences per thread
+        (CellDimensions(inputSize: 256, units: 128), 8),    // each step's columns spread over the thread team
     ]
 
     static let cases = fusedLayouts.flatMap { layout in sizes.indices.map { (layout, $0) } }

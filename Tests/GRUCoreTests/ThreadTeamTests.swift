@@ -29,8 +29,29 @@ private let lateTouches = Atomic<Int>(0)
         return done.wait(timeout: .now() + seconds) == .success
     }
 
+    /// Atomic counters that tasks reach through gk_parallel's context pointer. Made outside the thread
+    /// that calls gk_parallel, so that a hung call can still be looked at (and is then left allocated).
+    struct Counters: @unchecked Sendable {
+        let base: UnsafeMutablePointer<Atomic<Int>>
+        let count: Int
+
+        init(_ count: Int) {
+            self.count = count
+            base = .allocate(capacity: count)
+            for i in 0..<count { (base + i).initialize(to: Atomic(0)) }
+        }
+
+        func free() {
+            base.deinitialize(count: count)
+            base.deallocate()
+        }
+
+        subscript(_ i: Int) -> Int { base[i].load(ordering: .sequentiallyConsistent) }
+    }
+
     /// What a test's worker thread finds, readable even while that thread is stuck in a hung call.
     final class Outcome: Sendable {
+        let returned = Atomic<Int>(0)   // calls that have returned
         let mismatches = Atomic<Int>(0)
         let firstProblem = Mutex("")
 
@@ -42,79 +63,93 @@ private let lateTouches = Atomic<Int>(0)
         }
 
         var summary: String {
-            "\(mismatches.load(ordering: .relaxed)) wrong counts; first: \(firstProblem.withLock { $0 })"
+            let first = mismatches.load(ordering: .relaxed) == 0 ? "" : "; first: \(firstProblem.withLock { $0 })"
+            return "\(mismatches.load(ordering: .relaxed)) wrong counts\(first)"
         }
     }
 
     @Test func everyWorkerOfEveryCallRunsExactlyOnce() {
         let calls = 3000
         let slots = 64   // the most workers a call can have
+        // One row of counters per call, kept to the end: a run that lands twice, or late, shows in its own row.
+        let counts = Counters(calls * slots)
         let outcome = Outcome()
-        let finished = Self.finishes(within: 20) {
-            // One row of counters per call, kept to the end: a run that lands late, or twice, shows in its own row.
-            let counts = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: calls * slots)
-            for i in 0..<(calls * slots) { (counts + i).initialize(to: Atomic(0)) }
-            defer { counts.deinitialize(count: calls * slots); counts.deallocate() }
-            func check(_ call: Int, _ when: String) {
-                let workers = Self.widths[call % Self.widths.count]
-                for w in 0..<slots {
-                    let n = counts[call * slots + w].load(ordering: .acquiring)
-                    if n != (w < workers ? 1 : 0) {
-                        outcome.record("call \(call) (\(workers) workers): worker \(w) ran \(n) times, \(when)")
-                    }
-                }
+        func row(_ call: Int) -> [Int] { (0..<slots).map { counts[call * slots + $0] } }
+        func check(_ call: Int, _ when: String) {
+            let workers = Self.widths[call % Self.widths.count]
+            for (w, n) in row(call).enumerated() where n != (w < workers ? 1 : 0) {
+                outcome.record("call \(call) (\(workers) workers): worker \(w) ran \(n) times, \(when)")
             }
+        }
+        let finished = Self.finishes(within: 20) {
             for call in 0..<calls {
                 gk_parallel(Self.widths[call % Self.widths.count], { context, worker in
                     context!.assumingMemoryBound(to: Atomic<Int>.self)[worker].wrappingAdd(1, ordering: .relaxed)
-                }, counts + call * slots)
+                }, counts.base + call * slots)
+                outcome.returned.add(1, ordering: .relaxed)
                 check(call, "on return")
             }
             usleep(20_000)   // give a stray helper time to land
             for call in 0..<calls { check(call, "after the last call") }
         }
-        #expect(finished, "gk_parallel hung (so far \(outcome.summary))")
-        guard finished else { return }
+        guard finished else {
+            let call = outcome.returned.load(ordering: .relaxed)
+            let workers = Self.widths[call % Self.widths.count]
+            Issue.record("""
+                gk_parallel hung in call \(call) (\(workers) workers), runs per worker so far \
+                \(row(call).prefix(workers)); before it, \(outcome.summary)
+                """)
+            return
+        }
+        counts.free()
         #expect(outcome.mismatches.load(ordering: .relaxed) == 0, "\(outcome.summary)")
     }
 
     @Test func noHelperTouchesTheContextAfterReturn() {
         let calls = 3000
+        // Per call: [closed, runs]. The caller closes (poisons) the context as soon as gk_parallel returns;
+        // a task that starts, or is still running, after that counts a late touch.
+        let state = Counters(calls * 2)
         let outcome = Outcome()
         let lateBefore = lateTouches.load(ordering: .relaxed)
         func late() -> Int { lateTouches.load(ordering: .relaxed) - lateBefore }
         let finished = Self.finishes(within: 20) {
-            // Per call: [closed, runs]. The caller closes (poisons) the context as soon as gk_parallel
-            // returns; a task that starts, or is still running, after that counts a late touch.
-            let state = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: calls * 2)
-            for i in 0..<(calls * 2) { (state + i).initialize(to: Atomic(0)) }
-            defer { state.deinitialize(count: calls * 2); state.deallocate() }
             for call in 0..<calls {
                 let workers = Self.widths[call % Self.widths.count]
-                let context = state + call * 2
+                let context = state.base + call * 2
                 gk_parallel(workers, { context, worker in
                     let s = context!.assumingMemoryBound(to: Atomic<Int>.self)
-                    if s[0].load(ordering: .acquiring) != 0 { lateTouches.add(1, ordering: .relaxed) }
+                    if s[0].load(ordering: .sequentiallyConsistent) != 0 { lateTouches.add(1, ordering: .relaxed) }
                     // A little work, so that a helper still running after the return is likely to be seen.
                     var x = worker &+ 1
                     for _ in 0..<200 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
                     if x == 42 { s[1].wrappingAdd(1_000_000, ordering: .relaxed) }   // never: keeps the loop
-                    s[1].wrappingAdd(1, ordering: .relaxed)
-                    if s[0].load(ordering: .acquiring) != 0 { lateTouches.add(1, ordering: .relaxed) }
+                    s[1].wrappingAdd(1, ordering: .sequentiallyConsistent)
+                    if s[0].load(ordering: .sequentiallyConsistent) != 0 { lateTouches.add(1, ordering: .relaxed) }
                 }, context)
-                context[0].store(1, ordering: .releasing)
-                let runs = context[1].load(ordering: .acquiring)
+                // Sequentially consistent: a run counted after this load must see the context closed.
+                context[0].store(1, ordering: .sequentiallyConsistent)
+                outcome.returned.add(1, ordering: .relaxed)
+                let runs = context[1].load(ordering: .sequentiallyConsistent)
                 if runs != workers { outcome.record("call \(call): \(runs) of \(workers) runs on return") }
             }
             usleep(20_000)
             for call in 0..<calls {
-                let runs = state[call * 2 + 1].load(ordering: .acquiring)
+                let runs = state[call * 2 + 1]
                 let workers = Self.widths[call % Self.widths.count]
                 if runs != workers { outcome.record("call \(call): \(runs) of \(workers) runs at the end") }
             }
         }
-        #expect(finished, "gk_parallel hung (so far \(late()) late touches, \(outcome.summary))")
-        guard finished else { return }
+        guard finished else {
+            let call = outcome.returned.load(ordering: .relaxed)
+            let workers = Self.widths[call % Self.widths.count]
+            Issue.record("""
+                gk_parallel hung in call \(call) (\(workers) workers) after \(state[call * 2 + 1]) runs; \
+                before it, \(late()) late touches, \(outcome.summary)
+                """)
+            return
+        }
+        state.free()
         #expect(late() == 0, "tasks ran after their call had returned")
         #expect(outcome.mismatches.load(ordering: .relaxed) == 0, "\(outcome.summary)")
     }

@@ -71,11 +71,19 @@ import Testing
         #expect(try file.stringAttribute("no_such_attribute") == nil)
     }
 
+    /// tf-keras writes an empty float64 array as the `weight_names` of a layer without weights, and a
+    /// string array as `layer_names`: reading either as one string is an error that names it.
     @Test func aNonStringAttributeIsAnError() throws {
-        // h5py stores no numeric attribute in the fixtures, so ask for one on an object that has none
-        // and on an object that does not exist.
-        let file = try HDF5File(readingFrom: Fixtures.path("gru_single.h5"))
-        #expect(try file.stringAttribute("generator", of: "rnn") == nil)
+        let file = try HDF5File(readingFrom: Fixtures.path("keras/tfk_stacked.h5"))
+        let numbers = #expect(throws: StoreError.self) { try file.stringAttribute("weight_names", of: "model_weights/top_level_model_weights") }
+        #expect(numbers?.object == "model_weights/top_level_model_weights@weight_names")
+        #expect(numbers?.reason == "is not a string attribute")
+        #expect(numbers?.code == .unsupportedType)
+        let array = #expect(throws: StoreError.self) { try file.stringAttribute("layer_names", of: "model_weights") }
+        #expect(array?.reason == "holds 2 strings, expected one")
+        // Negative controls: a string attribute of the same file reads, a missing one is nil, a missing object is an error.
+        #expect(try file.stringAttribute("backend") == "tensorflow")
+        #expect(try file.stringAttribute("generator", of: "model_weights") == nil)
         #expect(throws: StoreError.self) { try file.stringAttribute("generator", of: "no/such/group") }
     }
 

@@ -7,7 +7,7 @@ import Testing
 @Suite struct ForwardPassTests {
     static let fixtures = ["gru_single.h5", "gru_legacy.h5", "gru_tf10.h5", "gru_block.h5", "gru_explicit.h5",
                            "gru_stacked.h5", "gru_stacked_legacy.h5", "gru_bidirectional.h5",
-                           "gru_bidirectional_legacy.h5", "gru_adam.h5", "gru_float64.h5"]
+                           "gru_bidirectional_legacy.h5", "gru_adam.h5", "gru_float64.h5", "gru_large.h5"]
 
     struct Case: Sendable {
         var weights: CellWeights<Float>

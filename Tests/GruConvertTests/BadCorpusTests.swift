@@ -28,6 +28,18 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 
+    /// An input attribute that cannot be read while copying it is the input's fault, never the output's
+    /// (the output is not left behind either); inspect and verify do not read attributes and succeed.
+    @Test func anUnreadableAttributeIsBlamedOnTheInput() throws {
+        let output = outputPath()
+        let result = try GRUConvertBinary.run("convert", Self.bad("attribute_heap"), output)
+        #expect(result.status == 2)
+        #expect(result.stderr == "error: \(Self.bad("attribute_heap")): /@generator: cannot read the attribute "
+                + "(bad global heap collection signature)\n")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(try GRUConvertBinary.run("verify", Self.bad("attribute_heap")).status == 0)
+    }
+
     static let inconsistent: [(String, String)] = [
         ("missing_variable", "incomplete tf-gru-cell cell: missing candidate/bias"),
         ("shapes_disagree", "gates/bias is [7], expected [8] (input size 5, 4 units, from candidate/kernel [9, 4])"),

@@ -112,17 +112,18 @@ public final class HDF5Writer: TensorSink {
         }, .object)
         for name in try source.attributeNames(of: sourceObject, object) where !skip(name) {
             let place = "\(object.isEmpty ? "/" : object)@\(name)"
-            let attribute = HDF5Handle(try call("open the attribute", place) {
+            // Reading is the source's business: a failure there names the source file, never the output.
+            let attribute = HDF5Handle(try source.call("open the attribute", place) {
                 H5Aopen(sourceObject.id, name, gc_default_plist())
             }, .attribute)
-            let type = HDF5Handle(try call("read the attribute's type", place) { H5Aget_type(attribute.id) }, .datatype)
-            let space = HDF5Handle(try call("read the attribute's shape", place) { H5Aget_space(attribute.id) }, .dataspace)
-            let count = try call("count the attribute's elements", place) { H5Sget_simple_extent_npoints(space.id) }
+            let type = HDF5Handle(try source.call("read the attribute's type", place) { H5Aget_type(attribute.id) }, .datatype)
+            let space = HDF5Handle(try source.call("read the attribute's shape", place) { H5Aget_space(attribute.id) }, .dataspace)
+            let count = try source.call("count the attribute's elements", place) { H5Sget_simple_extent_npoints(space.id) }
             let size = HDF5Library.locked { H5Tget_size(type.id) }
             try source.memoryBudget.check(elements: Int(count), of: size, file: source.path, object: place,
                                           what: "copying this attribute")
             var buffer = [UInt8](repeating: 0, count: max(1, Int(count) * size))
-            _ = try call("read the attribute", place) { H5Aread(attribute.id, type.id, &buffer) }
+            _ = try source.call("read the attribute", place) { H5Aread(attribute.id, type.id, &buffer) }
             defer {
                 if HDF5Library.locked({ H5Tdetect_class(type.id, H5T_VLEN) }) > 0
                     || HDF5Library.locked({ H5Tis_variable_str(type.id) }) > 0 {
