@@ -5,8 +5,15 @@ import TensorStore
 /// `gru-convert convert INPUT OUTPUT`: split fused GRU cells into explicit per-gate tensors, or fuse them back.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Split fused GRU cells into Wr Wz Wh Ur Uz Uh br bz bh (or fuse them back), losing nothing.",
+        abstract: "Split fused GRU cells into per-gate tensors (Wr Wz Wh Ur Uz Uh br bz bh ...) or fuse them back, losing nothing.",
         discussion: """
+            --to explicit (default) writes Wr Wz Wh Ur Uz Uh br bz bh for a reset-before cell (TensorFlow 1 \
+            GRUCell, Keras reset_after=False) and adds the recurrent biases bUr bUz bUh for a reset-after \
+            one (Keras reset_after=True). --to fused writes a split cell back in the layout it was split \
+            from (TensorFlow GRUCell or Keras GRU), or TensorFlow's GRUCell (reset-before) or Keras's \
+            reset_after=True GRU (reset-after) for explicit cells of unknown origin. A Keras GRU without a \
+            bias records neither its family nor biases and is refused (leave it out with --cell).
+
             Every GRU cell (or each --cell) is written in the chosen form under its scope; its optimizer \
             slots are converted alongside (gates/kernel/Adam:0 becomes Wr/Adam:0 ...), so training can \
             resume. Every other dataset is copied whole (values, type, shape, attributes, chunking, \
@@ -36,7 +43,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "The checkpoint to write.")
     var output: String
 
-    @Option(help: "explicit: Wr Wz Wh Ur Uz Uh br bz bh; fused: TensorFlow GRUCell variables.")
+    @Option(help: "explicit: one tensor per gate (Wr ... bh, plus bUr bUz bUh for reset-after); fused: the cell's fused layout.")
     var to: Target = .explicit
 
     @Option(help: "keep: each cell's scope (and, fusing, its original layout); tf: TF >= 1.2 names; legacy: TF <= 0.12 names.")

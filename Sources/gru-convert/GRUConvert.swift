@@ -1,19 +1,18 @@
 import ArgumentParser
 import GRUTools
 import TensorStore
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The root command: dispatches to the subcommands and turns every failure into a documented exit status.
 @main
 struct GRUConvert: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gru-convert",
-        abstract: "Inspect, convert and verify GRU weights stored by TensorFlow in HDF5 checkpoints.",
+        abstract: "Inspect, convert and verify GRU weights in HDF5 files: TensorFlow 1 GRUCell, Keras GRU, explicit.",
         discussion: """
+            Both GRU families: reset-before (TensorFlow 1 GRUCell, Keras reset_after=False) and \
+            reset-after (Keras reset_after=True, PyTorch nn.GRU). Linux only.
+
             Exit status: 0 success; 1 verify found a cell that is not equivalent; 2 bad input or \
             usage, with one line on stderr (also when the HDF5 library crashes or hangs on a malformed \
             file: each subcommand runs its work in a child process).
@@ -23,6 +22,7 @@ struct GRUConvert: ParsableCommand {
               gru-convert inspect model.h5 --format json
               gru-convert verify model.h5
               gru-convert verify model.h5 converted_by_hand.h5
+              gru-convert verify keras_weights.h5 --reference outputs.h5
               gru-convert convert model.h5 model_explicit.h5
               gru-convert convert old_0.12.h5 renamed.h5 --to fused --names tf
             """,

@@ -5,7 +5,7 @@ import TensorStore
 /// `gru-convert inspect FILE`: what a checkpoint holds and which variables form GRU cells.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List a checkpoint's variables and the GRU cells they form.",
+        abstract: "List a file's variables and the GRU cells they form, with layout, family and sizes.",
         discussion: """
             Reads names, types and shapes only, never the weights. Cells are recognised in every \
             TensorFlow spelling (gates/kernel, gates/weights, Gates/Linear/Matrix, w_ru) and in the \

@@ -1,9 +1,7 @@
 import CProcess
 import GRUTools
 import TensorStore
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A subcommand that reads checkpoint files, and the files it reads (for the message if one crashes the
 /// HDF5 library) and the output it writes (whose temporary file is removed after such a crash).

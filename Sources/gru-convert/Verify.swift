@@ -2,9 +2,7 @@ import ArgumentParser
 import GRUCore
 import GRUTools
 import TensorStore
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// `gru-convert verify FILE [OTHER]`: prove that two forms compute the same cell, or show where they part.
 struct Verify: ParsableCommand {

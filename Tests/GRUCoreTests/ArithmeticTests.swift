@@ -1,9 +1,7 @@
 import CGRUKernels
 import GRUCore
 import Testing
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The activations, the error measures and the strict kernel, against float64 and against themselves.
 @Suite struct ArithmeticTests {

@@ -2,9 +2,7 @@ import CGRUKernels
 import Dispatch
 import Synchronization
 import Testing
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Tasks that ran, or were still running, after their call to gk_parallel had returned (counted by
 /// `noHelperTouchesTheContextAfterReturn`; here so that a hung run can still report them).
@@ -74,8 +72,8 @@ private let lateTouches = Atomic<Int>(0)
         // One row of counters per call, kept to the end: a run that lands twice, or late, shows in its own row.
         let counts = Counters(calls * slots)
         let outcome = Outcome()
-        func row(_ call: Int) -> [Int] { (0..<slots).map { counts[call * slots + $0] } }
-        func check(_ call: Int, _ when: String) {
+        @Sendable func row(_ call: Int) -> [Int] { (0..<slots).map { counts[call * slots + $0] } }
+        @Sendable func check(_ call: Int, _ when: String) {
             let workers = Self.widths[call % Self.widths.count]
             for (w, n) in row(call).enumerated() where n != (w < workers ? 1 : 0) {
                 outcome.record("call \(call) (\(workers) workers): worker \(w) ran \(n) times, \(when)")
@@ -112,7 +110,7 @@ private let lateTouches = Atomic<Int>(0)
         let state = Counters(calls * 2)
         let outcome = Outcome()
         let lateBefore = lateTouches.load(ordering: .relaxed)
-        func late() -> Int { lateTouches.load(ordering: .relaxed) - lateBefore }
+        @Sendable func late() -> Int { lateTouches.load(ordering: .relaxed) - lateBefore }
         let finished = Self.finishes(within: 20) {
             for call in 0..<calls {
                 let workers = Self.widths[call % Self.widths.count]

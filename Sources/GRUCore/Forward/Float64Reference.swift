@@ -1,9 +1,5 @@
 import CGRUKernels
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A GRU computed in float64: the ground truth both float32 forms are measured against, and, in its
 /// variants, the classic hand-written cells that differ from the family's own (GRU_LAYOUTS.md §2).

@@ -1,5 +1,6 @@
 import CGRUKernels
 import Dispatch
+import Glibc
 
 // The strict path: both forms accumulate every pre-activation in the same order (input rows, then state
 // rows, bias last) through the same kernel, so a correct split gives bitwise identical outputs. Work is
@@ -127,17 +128,9 @@ enum Parallelism {
         if let text = getenv("GRU_CONVERT_THREADS"), let value = Int(String(decoding: UnsafeRawBufferPointer(start: text, count: strlen(text)), as: UTF8.self)), value >= 1 {
             return value
         }
-        #if canImport(Glibc)
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        #else
-        return 1
-        #endif
     }()
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Applies `function` to columns `range` of `rows` rows.
 @inline(__always)

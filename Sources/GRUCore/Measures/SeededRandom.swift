@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A small reproducible generator (SplitMix64), so that `--seed N` means the same inputs on every machine.
 public struct SeededRandom: RandomNumberGenerator, Sendable {

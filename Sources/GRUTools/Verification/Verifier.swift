@@ -1,10 +1,6 @@
 import GRUCore
 import TensorStore
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Verifies cells: derives or pairs the two forms, compares tensors, runs both side by side, and
 /// explains what differs. Knows files only through `any TensorSource`.

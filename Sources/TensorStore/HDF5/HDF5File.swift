@@ -1,10 +1,6 @@
 import CHDF5
 import GRUCore
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// An HDF5 checkpoint opened read-only: its datasets, their values, and string attributes.
 ///

@@ -1,9 +1,5 @@
 import CHDF5
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The single chokepoint through which every HDF5 call passes.
 ///

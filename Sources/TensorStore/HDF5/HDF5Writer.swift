@@ -1,8 +1,6 @@
 import CHDF5
 import GRUCore
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A new HDF5 file being written, always through `HDF5Library`'s chokepoint: groups, datasets copied whole
 /// (`H5Ocopy`: values, type, shape, attributes, chunking and compression), datasets written from raw

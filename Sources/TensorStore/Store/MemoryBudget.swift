@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The most memory one piece of work may ask for, checked against what a file declares before anything
 /// is allocated: a small file can declare a terabyte (a never-written, compressed dataset), and

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The checks every output path passes before anything is written, whatever the format.
 public enum OutputTarget {

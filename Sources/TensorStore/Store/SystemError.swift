@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The C library's words for an `errno` value (`strerror`), for messages: "No space left on device".
 public func systemErrorDescription(_ code: Int32) -> String {
