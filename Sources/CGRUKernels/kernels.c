@@ -58,9 +58,12 @@ void gk_pack(size_t depth, size_t columns, const float *w, size_t ldw, float *pa
     }
 }
 
+/// The parameters of every variant of the strict product (`gk_strict_accumulate`).
+#define GK_PRODUCT_PARAMETERS size_t rows, size_t depth, size_t columns, const float *a, size_t lda, \
+    const float *packed, size_t panel_begin, size_t panel_end, float *out, size_t ldo
+
 /// Portable: a multiply then an add per k, vectorised across the panel's columns by the compiler.
-static void strict_baseline(size_t rows, size_t depth, size_t columns, const float *a, size_t lda,
-                            const float *packed, size_t panel_begin, size_t panel_end, float *out, size_t ldo) {
+static void strict_baseline(GK_PRODUCT_PARAMETERS) {
     for (size_t p = panel_begin; p < panel_end; p++) {
         const float *panel = packed + p * depth * GK_PANEL;
         size_t first = p * GK_PANEL;
@@ -81,10 +84,39 @@ static void strict_baseline(size_t rows, size_t depth, size_t columns, const flo
 }
 
 #ifdef GK_X86
+// The accumulation of `R` rows of `a` into two vectors of columns each, written once for both
+// instruction sets: load the accumulators (masked at the last column), add `a[r][k] * W[k][n]` for k
+// ascending with one fused multiply-add each, store them back. `o` and `ar` point at the first row's
+// output and input; `w` at the (half) panel; `m0`, `m1` are the masks; `STEP` is the vector width.
+#define GK_ACCUMULATE_ROWS(R, VEC, LOAD, STORE, BROADCAST, FMA, LOADW, STEP)                                   \
+    do {                                                                                                      \
+        VEC c[R][2];                                                                                          \
+        for (int r = 0; r < (R); r++) {                                                                       \
+            c[r][0] = LOAD(o + r * ldo, m0);                                                                  \
+            c[r][1] = LOAD(o + r * ldo + (STEP), m1);                                                         \
+        }                                                                                                     \
+        for (size_t k = 0; k < depth; k++) {                                                                  \
+            VEC w0 = LOADW(w + k * GK_PANEL), w1 = LOADW(w + k * GK_PANEL + (STEP));                          \
+            for (int r = 0; r < (R); r++) {                                                                   \
+                VEC av = BROADCAST(ar + r * lda + k);                                                         \
+                c[r][0] = FMA(av, w0, c[r][0]);                                                               \
+                c[r][1] = FMA(av, w1, c[r][1]);                                                               \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int r = 0; r < (R); r++) {                                                                       \
+            STORE(o + r * ldo, m0, c[r][0]);                                                                  \
+            STORE(o + r * ldo + (STEP), m1, c[r][1]);                                                         \
+        }                                                                                                     \
+    } while (0)
+
+#define GK_AVX2 __attribute__((target("avx2,fma"), always_inline)) static inline
+GK_AVX2 __m256 avx2_load(const float *p, __m256i mask) { return _mm256_maskload_ps(p, mask); }
+GK_AVX2 void avx2_store(float *p, __m256i mask, __m256 v) { _mm256_maskstore_ps(p, mask, v); }
+#define GK_AVX2_ROWS(R) GK_ACCUMULATE_ROWS(R, __m256, avx2_load, avx2_store, _mm256_broadcast_ss, _mm256_fmadd_ps, \
+                                           _mm256_loadu_ps, 8)
+
 /// AVX2 + FMA: 4 rows x 16 columns of accumulators per half panel; masked stores at the last column.
-__attribute__((target("avx2,fma")))
-static void strict_avx2(size_t rows, size_t depth, size_t columns, const float *a, size_t lda,
-                        const float *packed, size_t panel_begin, size_t panel_end, float *out, size_t ldo) {
+__attribute__((target("avx2,fma"))) static void strict_avx2(GK_PRODUCT_PARAMETERS) {
     for (size_t p = panel_begin; p < panel_end; p++) {
         const float *panel = packed + p * depth * GK_PANEL;
         for (size_t half = 0; half < 2; half++) {
@@ -96,83 +128,46 @@ static void strict_avx2(size_t rows, size_t depth, size_t columns, const float *
             __m256i m0 = _mm256_loadu_si256((const __m256i *)lanes);
             __m256i m1 = _mm256_loadu_si256((const __m256i *)(lanes + 8));
             const float *w = panel + half * 16;
-            size_t b = 0;
-            for (; b + 4 <= rows; b += 4) {
-                __m256 c[4][2];
-                for (int r = 0; r < 4; r++) {
-                    c[r][0] = _mm256_maskload_ps(out + (b + r) * ldo + first, m0);
-                    c[r][1] = _mm256_maskload_ps(out + (b + r) * ldo + first + 8, m1);
-                }
-                for (size_t k = 0; k < depth; k++) {
-                    __m256 w0 = _mm256_loadu_ps(w + k * GK_PANEL);
-                    __m256 w1 = _mm256_loadu_ps(w + k * GK_PANEL + 8);
-                    for (int r = 0; r < 4; r++) {
-                        __m256 av = _mm256_broadcast_ss(a + (b + r) * lda + k);
-                        c[r][0] = _mm256_fmadd_ps(av, w0, c[r][0]);
-                        c[r][1] = _mm256_fmadd_ps(av, w1, c[r][1]);
-                    }
-                }
-                for (int r = 0; r < 4; r++) {
-                    _mm256_maskstore_ps(out + (b + r) * ldo + first, m0, c[r][0]);
-                    _mm256_maskstore_ps(out + (b + r) * ldo + first + 8, m1, c[r][1]);
-                }
+            // Whole tiles of 4 rows, then the rest one row at a time: the same chain for every element.
+            size_t tiled = rows / 4 * 4;
+            for (size_t b = 0; b < tiled; b += 4) {
+                float *o = out + b * ldo + first;
+                const float *ar = a + b * lda;
+                GK_AVX2_ROWS(4);
             }
-            for (; b < rows; b++) {
-                __m256 c0 = _mm256_maskload_ps(out + b * ldo + first, m0);
-                __m256 c1 = _mm256_maskload_ps(out + b * ldo + first + 8, m1);
-                for (size_t k = 0; k < depth; k++) {
-                    __m256 av = _mm256_broadcast_ss(a + b * lda + k);
-                    c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(w + k * GK_PANEL), c0);
-                    c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(w + k * GK_PANEL + 8), c1);
-                }
-                _mm256_maskstore_ps(out + b * ldo + first, m0, c0);
-                _mm256_maskstore_ps(out + b * ldo + first + 8, m1, c1);
+            for (size_t b = tiled; b < rows; b++) {
+                float *o = out + b * ldo + first;
+                const float *ar = a + b * lda;
+                GK_AVX2_ROWS(1);
             }
         }
     }
 }
 
+#define GK_AVX512 __attribute__((target("avx512f,fma"), always_inline)) static inline
+GK_AVX512 __m512 avx512_load(const float *p, __mmask16 mask) { return _mm512_maskz_loadu_ps(mask, p); }
+GK_AVX512 void avx512_store(float *p, __mmask16 mask, __m512 v) { _mm512_mask_storeu_ps(p, mask, v); }
+GK_AVX512 __m512 avx512_broadcast(const float *p) { return _mm512_set1_ps(*p); }
+#define GK_AVX512_ROWS(R) GK_ACCUMULATE_ROWS(R, __m512, avx512_load, avx512_store, avx512_broadcast, _mm512_fmadd_ps, \
+                                             _mm512_loadu_ps, 16)
+
 /// AVX-512F: 8 rows x 32 columns of accumulators (16 of the 32 zmm registers); masked stores at the last column.
-__attribute__((target("avx512f,fma")))
-static void strict_avx512(size_t rows, size_t depth, size_t columns, const float *a, size_t lda,
-                          const float *packed, size_t panel_begin, size_t panel_end, float *out, size_t ldo) {
+__attribute__((target("avx512f,fma"))) static void strict_avx512(GK_PRODUCT_PARAMETERS) {
     for (size_t p = panel_begin; p < panel_end; p++) {
         const float *w = packed + p * depth * GK_PANEL;
         size_t first = p * GK_PANEL;
         size_t width = columns - first < GK_PANEL ? columns - first : GK_PANEL;
         __mmask16 m0 = width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
         __mmask16 m1 = width >= 32 ? (__mmask16)0xFFFF : width > 16 ? (__mmask16)((1u << (width - 16)) - 1) : 0;
-        size_t b = 0;
-        for (; b + 8 <= rows; b += 8) {
-            __m512 c[8][2];
-            for (int r = 0; r < 8; r++) {
-                c[r][0] = _mm512_maskz_loadu_ps(m0, out + (b + r) * ldo + first);
-                c[r][1] = _mm512_maskz_loadu_ps(m1, out + (b + r) * ldo + first + 16);
+        // Whole tiles of 8 rows, then the rest one row at a time: the same chain for every element.
+        for (size_t b = 0; b < rows; b += (rows - b >= 8 ? 8 : 1)) {
+            float *o = out + b * ldo + first;
+            const float *ar = a + b * lda;
+            if (rows - b >= 8) {
+                GK_AVX512_ROWS(8);
+            } else {
+                GK_AVX512_ROWS(1);
             }
-            for (size_t k = 0; k < depth; k++) {
-                __m512 w0 = _mm512_loadu_ps(w + k * GK_PANEL);
-                __m512 w1 = _mm512_loadu_ps(w + k * GK_PANEL + 16);
-                for (int r = 0; r < 8; r++) {
-                    __m512 av = _mm512_set1_ps(a[(b + r) * lda + k]);
-                    c[r][0] = _mm512_fmadd_ps(av, w0, c[r][0]);
-                    c[r][1] = _mm512_fmadd_ps(av, w1, c[r][1]);
-                }
-            }
-            for (int r = 0; r < 8; r++) {
-                _mm512_mask_storeu_ps(out + (b + r) * ldo + first, m0, c[r][0]);
-                _mm512_mask_storeu_ps(out + (b + r) * ldo + first + 16, m1, c[r][1]);
-            }
-        }
-        for (; b < rows; b++) {
-            __m512 c0 = _mm512_maskz_loadu_ps(m0, out + b * ldo + first);
-            __m512 c1 = _mm512_maskz_loadu_ps(m1, out + b * ldo + first + 16);
-            for (size_t k = 0; k < depth; k++) {
-                __m512 av = _mm512_set1_ps(a[b * lda + k]);
-                c0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(w + k * GK_PANEL), c0);
-                c1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(w + k * GK_PANEL + 16), c1);
-            }
-            _mm512_mask_storeu_ps(out + b * ldo + first, m0, c0);
-            _mm512_mask_storeu_ps(out + b * ldo + first + 16, m1, c1);
         }
     }
 }

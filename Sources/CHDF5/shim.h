@@ -98,19 +98,23 @@ static inline int gc_take_error_message(char *buffer, size_t capacity) {
 
 // MARK: - Walking a file
 
+// HDF5 1.12 renamed the object and link info structs; this is the one place that picks them.
+#if H5_VERSION_GE(1, 12, 0)
+typedef H5O_info2_t gc_object_info;
+typedef H5L_info2_t gc_link_info;
+#else
+typedef H5O_info_t gc_object_info;
+typedef H5L_info_t gc_link_info;
+#endif
+
 /// What `gc_visit_objects` reports for each object: a path relative to the start, and its kind.
 typedef int (*gc_object_visitor)(const char *name, H5O_type_t type, void *context);
 
 typedef struct { gc_object_visitor visit; void *context; } gc_visit_state;
 
-#if H5_VERSION_GE(1, 12, 0)
-static herr_t gc_visit_trampoline(hid_t obj, const char *name, const H5O_info2_t *info, void *data) {
-#else
-static herr_t gc_visit_trampoline(hid_t obj, const char *name, const H5O_info_t *info, void *data) {
-#endif
+static herr_t gc_visit_trampoline(hid_t obj, const char *name, const gc_object_info *info, void *data) {
     (void)obj;
-    gc_visit_state *state = (gc_visit_state *)data;
-    return state->visit(name, info->type, state->context);
+    return ((gc_visit_state *)data)->visit(name, info->type, ((gc_visit_state *)data)->context);
 }
 
 /// Visits every object reachable by hard links from `location` once, in increasing name order
@@ -168,14 +172,11 @@ typedef int (*gc_link_visitor)(const char *name, int is_external, void *context)
 
 typedef struct { gc_link_visitor visit; void *context; } gc_link_state;
 
-#if H5_VERSION_GE(1, 12, 0)
-static herr_t gc_link_trampoline(hid_t group, const char *name, const H5L_info2_t *info, void *data) {
-#else
-static herr_t gc_link_trampoline(hid_t group, const char *name, const H5L_info_t *info, void *data) {
-#endif
+static herr_t gc_link_trampoline(hid_t group, const char *name, const gc_link_info *info, void *data) {
     (void)group;
     gc_link_state *state = (gc_link_state *)data;
-    return state->visit(name, info->type == H5L_TYPE_EXTERNAL, state->context);
+    int external = info->type == H5L_TYPE_EXTERNAL;
+    return state->visit(name, external, state->context);
 }
 
 /// Visits every link reachable from `location` by hard links, in name order (`H5Lvisit` / `H5Lvisit2`);

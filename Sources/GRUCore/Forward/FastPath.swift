@@ -119,27 +119,17 @@ func runResetAfter(_ w: ResetAfterProducts, strict: Bool, inputs: Tensor<Float>,
 /// `bc + (r∘h)·Kc_h + x·Kc_x` (one pass per step: TensorFlow's `Kg` mixes input and state rows in every
 /// column). Reset-after: the input projections of all steps at once, then `bU + h·U` per step.
 public struct FastFusedCell: GRUSequenceModel {
+    /// The strict fused cell's packed weights, run on the fast path instead.
+    private let packed: StrictFusedCell
     /// The weights, run in their fused form.
-    public let weights: CellWeights<Float>
-    public var dimensions: CellDimensions { weights.dimensions }
-    private let products: FamilyProducts
+    public var weights: CellWeights<Float> { packed.weights }
+    public var dimensions: CellDimensions { packed.dimensions }
 
     /// Packs the fused tensors once.
-    public init(_ weights: CellWeights<Float>) {
-        self.weights = weights
-        products = FamilyProducts(weights)
-    }
+    public init(_ weights: CellWeights<Float>) { packed = StrictFusedCell(weights) }
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
-        let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
-        switch products {
-        case .resetBefore(let packed):
-            return runPerStep(packed, order: .biasStateInput, inputs: inputs, initialState: initialState,
-                              forcedStates: forcedStates, layout: layout, dimensions: dimensions)
-        case .resetAfter(let packed):
-            return runResetAfter(packed, strict: false, inputs: inputs, initialState: initialState,
-                                 forcedStates: forcedStates, layout: layout, dimensions: dimensions)
-        }
+        packed.run(strict: false, inputs: inputs, initialState: initialState, forcedStates: forcedStates)
     }
 }
 

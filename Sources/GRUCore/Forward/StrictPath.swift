@@ -180,15 +180,12 @@ public struct StrictFusedCell: GRUSequenceModel {
     }
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
-        let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
-        switch products {
-        case .resetBefore(let packed):
-            return runPerStep(packed, order: .inputStateBias, inputs: inputs, initialState: initialState,
-                              forcedStates: forcedStates, layout: layout, dimensions: dimensions)
-        case .resetAfter(let packed):
-            return runResetAfter(packed, strict: true, inputs: inputs, initialState: initialState,
-                                 forcedStates: forcedStates, layout: layout, dimensions: dimensions)
-        }
+        run(strict: true, inputs: inputs, initialState: initialState, forcedStates: forcedStates)
+    }
+
+    /// Runs on the strict path or, for `FastFusedCell`, the fast one.
+    func run(strict: Bool, inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
+        products.run(strict: strict, inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
     }
 }
 
@@ -200,6 +197,21 @@ enum FamilyProducts {
     init(_ weights: CellWeights<Float>) {
         let blocks = FusedBlocks(table: weights.fusedLayout, tensors: weights.fusedTensors, dimensions: weights.dimensions)
         self = weights.family == .resetBefore ? .resetBefore(ResetBeforeProducts(blocks)) : .resetAfter(ResetAfterProducts(blocks))
+    }
+
+    /// Runs a sequence, strict (each sum from zero, bias last) or fast (sums from the bias, input
+    /// projections hoisted where the family allows).
+    func run(strict: Bool, inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?,
+             dimensions: CellDimensions) -> Tensor<Float> {
+        let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
+        switch self {
+        case .resetBefore(let packed):
+            return runPerStep(packed, order: strict ? .inputStateBias : .biasStateInput, inputs: inputs,
+                              initialState: initialState, forcedStates: forcedStates, layout: layout, dimensions: dimensions)
+        case .resetAfter(let packed):
+            return runResetAfter(packed, strict: strict, inputs: inputs, initialState: initialState,
+                                 forcedStates: forcedStates, layout: layout, dimensions: dimensions)
+        }
     }
 }
 

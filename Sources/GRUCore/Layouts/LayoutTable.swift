@@ -130,14 +130,9 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
     /// A layout table; see the properties.
     public init(name: String, naming: String, family: CellFamily?, tensors: [StoredTensor], basis: String,
                 basisExpectation: String, identifying: Set<String>? = nil, blocks: [ExplicitTensor: Block]) {
-        self.name = name
-        self.naming = naming
-        self.family = family
-        self.tensors = tensors
-        self.basis = basis
-        self.basisExpectation = basisExpectation
+        (self.name, self.naming, self.family, self.tensors) = (name, naming, family, tensors)
+        (self.basis, self.basisExpectation, self.blocks) = (basis, basisExpectation, blocks)
         self.identifying = identifying ?? Set(tensors.map(\.name))
-        self.blocks = blocks
     }
 
     /// The layout's name.

@@ -47,8 +47,7 @@ public struct PlannedDataset: Hashable, Sendable {
 
     /// A dataset `name` made of `sources`.
     public init(name: String, sources: [String]) {
-        self.name = name
-        self.sources = sources
+        (self.name, self.sources) = (name, sources)
     }
 }
 

@@ -25,12 +25,8 @@ public struct GRUCell: Hashable, Sendable {
     /// A cell; `storedNames` maps each of `layout`'s tensors to the name it is stored under.
     public init(scope: String, layout: LayoutTable, dimensions: CellDimensions, elementType: ElementType,
                 slots: [String], storedNames: [String: String]) {
-        self.scope = scope
-        self.layout = layout
-        self.dimensions = dimensions
-        self.elementType = elementType
-        self.slots = slots
-        self.storedNames = storedNames
+        (self.scope, self.layout, self.dimensions) = (scope, layout, dimensions)
+        (self.elementType, self.slots, self.storedNames) = (elementType, slots, storedNames)
     }
 
     /// The stored name of one of the layout's tensors.
@@ -64,9 +60,7 @@ public struct CellProblem: Hashable, Sendable {
 
     /// A problem at `scope`.
     public init(scope: String, reason: String, variables: [String]) {
-        self.scope = scope
-        self.reason = reason
-        self.variables = variables
+        (self.scope, self.reason, self.variables) = (scope, reason, variables)
     }
 }
 

@@ -22,10 +22,7 @@ public struct VerifyOptions: Sendable {
 
     /// Options; by default strict, a batch of 8 sequences of 32 steps from seed 0.
     public init(mode: VerifyMode = .strict, batch: Int = 8, steps: Int = 32, seed: UInt64 = 0, declaredFamily: CellFamily? = nil) {
-        self.mode = mode
-        self.batch = batch
-        self.steps = steps
-        self.seed = seed
+        (self.mode, self.batch, self.steps, self.seed) = (mode, batch, steps, seed)
         self.declaredFamily = declaredFamily
     }
 }
