@@ -20,13 +20,27 @@ extension ReadsCheckpoints {
 /// Runs the work in a child process (`fork`), so that a file malformed enough to crash libhdf5 itself
 /// (Debian's 1.10.8 has known crashes on malformed files; the fuzzer finds them in minutes), or to make
 /// it loop forever, ends in `error: FILE: ...` and status 2 instead of a signal or a hang. The parent
-/// only watches: the child writes all output, and counts its HDF5 calls into shared memory; a count
+/// only watches: the child writes all output, and publishes its count of HDF5 calls in shared memory; a count
 /// that stops moving for `stallSeconds` (default 120, `GRU_CONVERT_STALL_SECONDS`) means libhdf5 is stuck
 /// in one call. Cost: one fork of a small process (README). `GRU_CONVERT_IN_PROCESS=1` runs in one
 /// process (for debuggers).
 enum Isolation {
     static var stallSeconds: Double {
         getenv("GRU_CONVERT_STALL_SECONDS").flatMap { Double(String(cString: $0)) } ?? 120
+    }
+
+    /// Copies the number of HDF5 calls made (`HDF5Calls.count`) into `counter`, memory the parent watches,
+    /// every 50 ms from a thread of its own until the process ends: the library keeps only the count.
+    static func publishCallCount(into counter: UnsafeMutablePointer<UInt64>) {
+        var thread = pthread_t()
+        let started = pthread_create(&thread, nil, { argument in
+            let counter = argument!.assumingMemoryBound(to: UInt64.self)
+            while true {
+                counter.pointee = HDF5Calls.count
+                usleep(50_000)
+            }
+        }, UnsafeMutableRawPointer(counter))
+        if started == 0 { pthread_detach(thread) }
     }
 
     static func run(_ reader: ReadsCheckpoints, _ work: () -> Int32) -> Int32 {
@@ -67,7 +81,7 @@ enum Isolation {
                 var bound = rlimit(rlim_cur: rlim_t(limit), rlim_max: rlim_t(limit))
                 _ = setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &bound)
             }
-            HDF5Activity.count(into: counter)
+            publishCallCount(into: counter)
             exit(work())                           // exit flushes what the child printed
         }
         close(channel[1])

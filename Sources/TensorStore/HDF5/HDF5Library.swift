@@ -1,4 +1,5 @@
 import CHDF5
+import Synchronization
 import Glibc
 
 /// The single chokepoint through which every HDF5 call passes.
@@ -13,7 +14,7 @@ enum HDF5Library {
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
-        HDF5Activity.tick()
+        HDF5Calls.made.add(1, ordering: .relaxed)
         // Error-printing settings are per thread in thread-safe builds, so this is done every time.
         _ = gc_silence_errors()
         return try body()
@@ -96,17 +97,12 @@ private final class RecursiveLock: @unchecked Sendable {
     func unlock() { pthread_mutex_unlock(mutex) }
 }
 
-/// A count of HDF5 calls made so far, written where a watcher can see it: the command line keeps it in
-/// memory shared with its parent process, which ends a child whose count stops moving (libhdf5 can loop
-/// forever on a malformed file).
-public enum HDF5Activity {
-    nonisolated(unsafe) private static var counter: UnsafeMutablePointer<UInt64>? = nil
+/// How many HDF5 calls this process has made through the chokepoint: a statistic, not a hook. A watcher
+/// that sees it stop moving while work is under way knows libhdf5 is stuck in one call (it can loop
+/// forever on a malformed file); the command line's child process publishes it to its parent.
+public enum HDF5Calls {
+    fileprivate static let made = Atomic<UInt64>(0)
 
-    /// Counts into `location` from now on (memory the watcher also maps).
-    public static func count(into location: UnsafeMutablePointer<UInt64>) { counter = location }
-
-    /// One more call; called by every HDF5 call through the chokepoint.
-    static func tick() {
-        if let counter { counter.pointee &+= 1 }
-    }
+    /// The number of calls so far; safe to read from any thread, even while a call is under way.
+    public static var count: UInt64 { made.load(ordering: .relaxed) }
 }
