@@ -1,6 +1,8 @@
 /// A dense row-major array of scalars with its shape: `[]` is a scalar, `[n]` a vector, `[rows, columns]` a matrix.
 public struct Tensor<Scalar>: Sendable where Scalar: Sendable {
+    /// The extents, outermost first.
     public var shape: [Int]
+    /// The elements in row-major order.
     public var scalars: [Scalar]
 
     /// Wraps `scalars`, which must hold exactly as many elements as `shape` describes.

@@ -123,10 +123,13 @@ public struct FastFusedCell: GRUSequenceModel {
     private let packed: StrictFusedCell
     /// The weights, run in their fused form.
     public var weights: CellWeights<Float> { packed.weights }
+    /// `I` and `H` of the cell.
     public var dimensions: CellDimensions { packed.dimensions }
 
     /// Packs the fused tensors once.
     public init(_ weights: CellWeights<Float>) { packed = StrictFusedCell(weights) }
+
+    /// The state after every step, `[B, T, H]` (see `GRUSequenceModel`).
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         packed.run(strict: false, inputs: inputs, initialState: initialState, forcedStates: forcedStates)
@@ -142,6 +145,7 @@ public struct FastFusedCell: GRUSequenceModel {
 public struct FastExplicitCell: GRUSequenceModel {
     /// The explicit weights.
     public let weights: ExplicitWeights<Float>
+    /// `I` and `H` of the cell.
     public var dimensions: CellDimensions { weights.dimensions }
     private let packed: Packed
 
@@ -178,6 +182,8 @@ public struct FastExplicitCell: GRUSequenceModel {
                 gateState: stateGates, candidateInput: PackedMatrix(weights[.Wh]), candidateState: stateCandidate,
                 gateBias: sideBySide([.br, .bz], rows: 1), candidateBias: weights[.bh].scalars, resetColumn: 0, updateColumn: h))
     }
+
+    /// The state after every step, `[B, T, H]` (see `GRUSequenceModel`).
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)

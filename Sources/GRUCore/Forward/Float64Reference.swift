@@ -36,6 +36,7 @@ public struct Float64Cell: Sendable {
     public let weights: ExplicitWeights<Double>
     /// Which computation.
     public let variant: Variant
+    /// `I` and `H` of the cell.
     public var dimensions: CellDimensions { weights.dimensions }
 
     /// The cell of `weights` (its family decides the candidate), computed as `variant`.

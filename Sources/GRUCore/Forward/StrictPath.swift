@@ -170,6 +170,7 @@ func combine(rows: Int, columns range: Range<Int>, z: UnsafePointer<Float>, ldz:
 public struct StrictFusedCell: GRUSequenceModel {
     /// The weights, run in their fused form.
     public let weights: CellWeights<Float>
+    /// `I` and `H` of the cell.
     public var dimensions: CellDimensions { weights.dimensions }
     private let products: FamilyProducts
 
@@ -178,6 +179,8 @@ public struct StrictFusedCell: GRUSequenceModel {
         self.weights = weights
         products = FamilyProducts(weights)
     }
+
+    /// The state after every step, `[B, T, H]` (see `GRUSequenceModel`).
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         run(strict: true, inputs: inputs, initialState: initialState, forcedStates: forcedStates)
@@ -221,6 +224,7 @@ enum FamilyProducts {
 public struct StrictExplicitCell: GRUSequenceModel {
     /// The explicit weights.
     public let weights: ExplicitWeights<Float>
+    /// `I` and `H` of the cell.
     public var dimensions: CellDimensions { weights.dimensions }
     private let packed: [ExplicitTensor: PackedMatrix]
 
@@ -233,6 +237,8 @@ public struct StrictExplicitCell: GRUSequenceModel {
         }
         self.packed = packed
     }
+
+    /// The state after every step, `[B, T, H]` (see `GRUSequenceModel`).
 
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         weights.family == .resetBefore ? runResetBefore(inputs: inputs, initialState: initialState, forcedStates: forcedStates)

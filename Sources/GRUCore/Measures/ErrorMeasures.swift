@@ -15,6 +15,7 @@ public struct ErrorMeasures: Sendable {
     /// Positions whose bit patterns differ (a NaN against the same NaN counts as equal).
     public var bitwiseDifferent: Int = 0
 
+    /// No differences yet.
     public init() {}
 
     /// True when every position has the same bits.

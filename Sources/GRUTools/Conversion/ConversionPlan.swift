@@ -74,6 +74,7 @@ public struct PlannedCell: Sendable {
 
 /// Everything `convert` will write, decided before anything is written.
 public struct ConversionPlan: Sendable {
+    /// The cells converted, in scope order.
     public var cells: [PlannedCell]
     /// Datasets copied unchanged, under their own names.
     public var copied: [String]

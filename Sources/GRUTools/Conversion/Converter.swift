@@ -11,6 +11,7 @@ public struct Converter {
     /// Largest row block moved at once, in bytes: small enough to stay in cache between the read and the write.
     var blockBytes = 1 << 20
 
+    /// A converter with the default block size and no progress reporting.
     public init() {}
 
     /// Writes `plan` for `input` into `sink` and publishes it (`finish()`); on failure the sink is discarded.

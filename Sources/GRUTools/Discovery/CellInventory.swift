@@ -38,11 +38,13 @@ public struct GRUCell: Hashable, Sendable {
         return scope.isEmpty ? stored : String(stored.dropFirst(scope.count + 1))
     }
 
+    /// Cells are equal when every stored fact about them is.
     public static func == (a: GRUCell, b: GRUCell) -> Bool {
         a.scope == b.scope && a.layout == b.layout && a.dimensions == b.dimensions && a.elementType == b.elementType
             && a.slots == b.slots && a.storedNames == b.storedNames
     }
 
+    /// Hashes the scope and the layout name.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(scope)
         hasher.combine(layout.name)

@@ -25,10 +25,19 @@ extension TensorSource {
 /// One cell's reference run, as the fixtures store it: `<scope>/inputs [B, T, I]`,
 /// `<scope>/initial_state [B, H]` and `<scope>/outputs [B, T, H]`.
 public struct ReferenceRun: Sendable {
+    /// The scope of the cell that made it.
     public var scope: String
+    /// `[B, T, I]`.
     public var inputs: Tensor<Double>
+    /// `[B, H]`.
     public var initialState: Tensor<Double>
+    /// The state after every step, `[B, T, H]`.
     public var outputs: Tensor<Double>
+
+    /// A run of the cell at `scope` (the shapes are checked where runs are read from a file).
+    public init(scope: String, inputs: Tensor<Double>, initialState: Tensor<Double>, outputs: Tensor<Double>) {
+        (self.scope, self.inputs, self.initialState, self.outputs) = (scope, inputs, initialState, outputs)
+    }
 }
 
 extension TensorSource {

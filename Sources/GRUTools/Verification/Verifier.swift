@@ -5,10 +5,12 @@ import Glibc
 /// Verifies cells: derives or pairs the two forms, compares tensors, runs both side by side, and
 /// explains what differs. Knows files only through `any TensorSource`.
 public struct Verifier {
+    /// How the runs are made.
     public var options: VerifyOptions
     /// Called before each cell with its index and the number of cells, for a progress line.
     public var progress: (Int, Int, String) -> Void = { _, _, _ in }
 
+    /// A verifier with these options.
     public init(options: VerifyOptions) { self.options = options }
 
     /// Refuses a cell whose run would need more memory than `budget`, before reading or allocating:

@@ -4,8 +4,10 @@ import Glibc
 /// is allocated: a small file can declare a terabyte (a never-written, compressed dataset), and
 /// allocating what it claims would kill the process instead of answering.
 public struct MemoryBudget: Hashable, Sendable, CustomStringConvertible {
+    /// The budget in bytes.
     public var bytes: Int
 
+    /// A budget of `bytes` bytes.
     public init(bytes: Int) { self.bytes = bytes }
 
     /// Half of the machine's physical memory (at least 1 GiB).
@@ -39,6 +41,7 @@ public struct MemoryBudget: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// `512 MiB`, `8 GiB`: the budget for messages.
     public var description: String { Self.format(bytes) }
 
     static func format(_ bytes: Int) -> String {

@@ -30,10 +30,12 @@ public enum ElementType: Hashable, Sendable, CustomStringConvertible {
 public struct Variable: Hashable, Sendable {
     /// The full path as stored, without the leading `/` (`rnn/gru_cell/gates/kernel:0`).
     public var name: String
+    /// The type of every element.
     public var elementType: ElementType
     /// `[]` for a scalar.
     public var shape: [Int]
 
+    /// A variable as a source lists it.
     public init(name: String, elementType: ElementType, shape: [Int]) {
         self.name = name
         self.elementType = elementType
