@@ -99,7 +99,11 @@ public final class HDF5Writer: TensorSink {
                                skip: (String) -> Bool) throws {
         guard let source = source as? HDF5File else {
             for name in try source.attributeNames(of: object) where !skip(name) {
-                guard let value = try source.stringAttribute(name, of: object) else { continue }
+                // A source lists an attribute it then cannot give as a string: refuse it, never drop it.
+                guard let value = try source.stringAttribute(name, of: object) else {
+                    throw StoreError(.unsupportedType, file: source.path, object: "\(object.isEmpty ? "/" : object)@\(name)",
+                                     reason: "only string attributes can be copied from \(source.formatName) into HDF5")
+                }
                 try setStringAttribute(name, value, on: target)
             }
             return

@@ -1,0 +1,125 @@
+import Foundation
+import GRUCore
+import GRUTools
+import TensorStore
+import Testing
+
+/// A source that is not HDF5: tensors and string attributes held in memory. Discovery, verification and
+/// conversion take it like any file, which is what the store's interface promises.
+final class MemorySource: TensorSource {
+    struct Entry { var type: ElementType; var shape: [Int]; var bytes: [UInt8] }
+    let path: String
+    var formatName: String { "memory" }
+    var memoryBudget = MemoryBudget(bytes: 1 << 30)
+    var entries: [String: Entry] = [:]
+    /// Attributes by object; `nil` values are attributes that are not strings.
+    var attributes: [String: [String: String?]] = [:]
+
+    init(path: String) { self.path = path }
+
+    /// Adds a float32 tensor.
+    func add(_ name: String, _ tensor: Tensor<Float>) {
+        entries[name] = Entry(type: .float(bits: 32), shape: tensor.shape,
+                              bytes: tensor.scalars.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) })
+    }
+
+    func variables() throws -> [Variable] {
+        entries.keys.sorted().map { Variable(name: $0, elementType: entries[$0]!.type, shape: entries[$0]!.shape) }
+    }
+
+    func containers() throws -> [String] { [] }
+
+    func read<Scalar: StoredFloat>(_ name: String, as: Scalar.Type) throws -> Tensor<Scalar> {
+        guard let entry = entries[name] else { throw StoreError(.notFound, file: path, object: name, reason: "no such tensor") }
+        let floats = stride(from: 0, to: entry.bytes.count, by: 4).map { offset in
+            Float(bitPattern: entry.bytes[offset..<(offset + 4)].reversed().reduce(0) { $0 << 8 | UInt32($1) })
+        }
+        return Tensor(shape: entry.shape, scalars: floats.map { Scalar($0) })
+    }
+
+    func readRawRows(_ name: String, rows: Range<Int>, into bytes: UnsafeMutableRawBufferPointer) throws {
+        guard let entry = entries[name] else { throw StoreError(.notFound, file: path, object: name, reason: "no such tensor") }
+        let rowBytes = entry.shape.count == 2 ? entry.shape[1] * 4 : entry.bytes.count
+        let start = rows.lowerBound * rowBytes, count = rows.count * rowBytes
+        bytes.copyMemory(from: UnsafeRawBufferPointer(rebasing: entry.bytes.withUnsafeBytes { $0 }[start..<(start + count)]))
+    }
+
+    func attributeNames(of object: String) throws -> [String] { (attributes[object] ?? [:]).keys.sorted() }
+
+    func stringAttribute(_ attribute: String, of object: String) throws -> String? {
+        guard let value = attributes[object]?[attribute] else { return nil }
+        return value
+    }
+}
+
+@Suite struct InMemoryStoreTests {
+    /// The Keras reset-after fixture's cell, copied into memory tensor by tensor.
+    func keras() throws -> MemorySource {
+        let file = try HDF5File(readingFrom: Fixtures.path("keras/tfk_reset_after.h5"))
+        let memory = MemorySource(path: "memory:keras")
+        for variable in try file.variables() { memory.add(variable.name, try file.read(variable.name, as: Float.self)) }
+        memory.attributes[""] = ["backend": "tensorflow"]
+        return memory
+    }
+
+    @Test func discoveryAndVerificationTakeAnySource() throws {
+        let memory = try keras()
+        let cells = CellInventory(variables: try memory.variables()).cells
+        #expect(cells.map(\.layout.name) == ["keras-reset-after"])
+        let reference = try HDF5File(readingFrom: Fixtures.path("keras/tfk_reset_after.reference.h5"))
+        let verdicts = try Verifier(options: VerifyOptions(batch: 3, steps: 5)).verify(memory, reference: reference)
+        #expect(verdicts.count == 1 && verdicts[0].equivalent && verdicts[0].weightsIdentical)
+        // Negative control: the same memory with one weight changed is caught against the reference.
+        var kernel = try memory.read("gru/gru/gru_cell/kernel:0", as: Float.self)
+        kernel.scalars[0] += 0.5
+        memory.add("gru/gru/gru_cell/kernel:0", kernel)
+        #expect(try Verifier(options: VerifyOptions(batch: 3, steps: 5)).verify(memory, reference: reference)[0].equivalent == false)
+    }
+
+    /// A conversion from memory into HDF5 splits the cell and copies the rest (rows, not `H5Ocopy`) with
+    /// the string attributes; the result is the split of the HDF5 fixture, bit for bit.
+    @Test func conversionFromAnySourceIntoHDF5() throws {
+        let memory = try keras()
+        memory.add("dense/kernel:0", Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6]))
+        memory.attributes["dense/kernel:0"] = ["note": "kept"]
+        try withTemporaryDirectory { dir in
+            let out = dir.appendingPathComponent("split.h5").path
+            let plan = try ConversionPlan.make(for: memory, options: ConversionOptions())
+            try Converter().write(plan, from: memory, to: try HDF5Writer(creating: out, temporaryPath: out + ".tmp"))
+            let written = try HDF5File(readingFrom: out)
+            #expect(try written.read("dense/kernel:0", as: Float.self).scalars == [1, 2, 3, 4, 5, 6])
+            #expect(try written.stringAttribute("note", of: "dense/kernel:0") == "kept")
+            #expect(try written.stringAttribute("backend") == "tensorflow")
+            let verdicts = try Verifier(options: VerifyOptions(batch: 3, steps: 5))
+                .verify(try HDF5File(readingFrom: Fixtures.path("keras/tfk_reset_after.h5")), against: written)
+            #expect(verdicts.count == 1 && verdicts[0].equivalent && verdicts[0].weightsIdentical)
+        }
+    }
+
+    /// What HDF5 cannot take from another format is refused, naming it: never dropped.
+    @Test func whatCannotBeCopiedIsRefusedNotDropped() throws {
+        let memory = try keras()
+        memory.attributes[""] = ["backend": "tensorflow", "layer_count": nil]
+        try withTemporaryDirectory { dir in
+            let out = dir.appendingPathComponent("split.h5").path
+            let plan = try ConversionPlan.make(for: memory, options: ConversionOptions())
+            let error = #expect(throws: StoreError.self) {
+                try Converter().write(plan, from: memory, to: try HDF5Writer(creating: out, temporaryPath: out + ".tmp"))
+            }
+            #expect(error?.code == .unsupportedType)
+            #expect(error?.file == "memory:keras" && error?.object == "/@layer_count")
+            #expect(!FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: out + ".tmp"))
+        }
+        memory.attributes[""] = [:]
+        memory.entries["step"] = MemorySource.Entry(type: .integer(bits: 64, signed: true), shape: [], bytes: Array(repeating: 0, count: 8))
+        try withTemporaryDirectory { dir in
+            let out = dir.appendingPathComponent("split.h5").path
+            let plan = try ConversionPlan.make(for: memory, options: ConversionOptions())
+            let error = #expect(throws: StoreError.self) {
+                try Converter().write(plan, from: memory, to: try HDF5Writer(creating: out, temporaryPath: out + ".tmp"))
+            }
+            #expect(error?.object == "step")
+            #expect(error?.reason == "only float tensors of rank 1 or 2 can be copied from memory into HDF5")
+        }
+    }
+}
