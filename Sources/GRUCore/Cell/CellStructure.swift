@@ -21,17 +21,6 @@ public enum CellFamily: String, CaseIterable, Hashable, Sendable, Codable {
     /// The reset gate scales the recurrent product: `c = tanh(x·Wh + bh + r∘(h·Uh + bUh))`, with a second
     /// (recurrent) bias per gate. Keras `reset_after=True`, PyTorch `nn.GRU`, ONNX `linear_before_reset=1`, cuDNN.
     case resetAfter = "reset-after"
-
-    /// The other family.
-    public var flipped: CellFamily { self == .resetBefore ? .resetAfter : .resetBefore }
-
-    /// How the candidate uses the reset gate, in one formula.
-    public var candidateFormula: String {
-        switch self {
-        case .resetBefore: "c = tanh(x·Wh + (r∘h)·Uh + bh)"
-        case .resetAfter: "c = tanh(x·Wh + bh + r∘(h·Uh + bUh))"
-        }
-    }
 }
 
 /// The three parts of a GRU: two gates and the candidate state.

@@ -18,15 +18,6 @@ public struct Extent: Hashable, Sendable {
 
     /// The size in a cell of dimensions `d`.
     public func value(_ d: CellDimensions) -> Int { inputs * d.inputSize + units * d.units + constant }
-
-    /// `I+H`, `3H`, `2`: how the size is written in the layout documentation.
-    public var formula: String {
-        var terms: [String] = []
-        if inputs != 0 { terms.append(inputs == 1 ? "I" : "\(inputs)I") }
-        if units != 0 { terms.append(units == 1 ? "H" : "\(units)H") }
-        if constant != 0 || terms.isEmpty { terms.append("\(constant)") }
-        return terms.joined(separator: "+")
-    }
 }
 
 /// The rows of a stored tensor that one block takes.
