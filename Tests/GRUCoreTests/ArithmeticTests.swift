@@ -164,3 +164,12 @@ import Glibc
         #expect(!ErrorMeasures.between(strict, reversed).isBitwiseIdentical)
     }
 }
+
+/// Numbers in messages.
+@Suite struct ShortNumberTests {
+    @Test(arguments: [(9.96e-5, "1.0e-04"), (9.94e-5, "9.9e-05"), (1.2e-7, "1.2e-07"), (0.031, "0.031"), (0, "0"),
+                      (-2.5e-6, "-2.5e-06"), (12345.0, "1.2e+04"), (99999.0, "1.0e+05"), (0.5, "0.5")])
+    func shortPrintsOneDecimalOfMantissa(_ value: Double, _ text: String) {
+        #expect(short(value) == text)
+    }
+}
