@@ -1,4 +1,4 @@
-// kernels.c: GRUReference's float32 kernels, compiled for several instruction sets and chosen at run time.
+// kernels.c: GRUCore's float32 kernels, compiled for several instruction sets and chosen at run time.
 //
 // Floating-point contraction is off in this file: a multiply and an add stay two roundings unless the
 // code asks for a fused multiply-add by name, so every element's chain of operations is what the

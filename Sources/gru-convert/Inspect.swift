@@ -8,8 +8,10 @@ struct Inspect: ParsableCommand {
         abstract: "List a file's variables and the GRU cells they form, with layout, family and sizes.",
         discussion: """
             Reads names, types and shapes only, never the weights. Cells are recognised in every \
-            TensorFlow spelling (gates/kernel, gates/weights, Gates/Linear/Matrix, w_ru) and in the \
-            explicit form (Wr Wz Wh Ur Uz Uh br bz bh), under any scope, with or without ':0'. \
+            TensorFlow 1 spelling (gates/kernel, gates/weights, Gates/Linear/Matrix, w_ru), in Keras's \
+            layout (kernel, recurrent_kernel, bias; the bias's shape gives the family) and in the explicit \
+            form (Wr Wz Wh Ur Uz Uh br bz bh, plus bUr bUz bUh for reset-after), under any scope, with or \
+            without ':0'. Keras optimizer state (optimizer_weights/, optimizer/) is never taken for cells. \
             Would-be cells whose shapes or types disagree are listed as problems, with the reason.
 
             Examples:

@@ -2,7 +2,7 @@ import GRUTools
 import TensorStore
 import GRUCore
 
-/// What `inspect` prints: the JSON document documented in the README, and its text rendering.
+/// What `inspect` prints: the JSON document of docs/JSON.md, and its text rendering.
 struct InspectReport: Encodable {
     struct VariableEntry: Encodable {
         var name: String
@@ -24,6 +24,19 @@ struct InspectReport: Encodable {
         enum CodingKeys: String, CodingKey {
             case scope, layout, family, units, dtype, variables, slots
             case inputSize = "input_size"
+        }
+
+        /// Every key always present: `family` is `null` for a cell whose tensors do not tell it.
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(scope, forKey: .scope)
+            try c.encode(layout, forKey: .layout)
+            try c.encode(family, forKey: .family)
+            try c.encode(inputSize, forKey: .inputSize)
+            try c.encode(units, forKey: .units)
+            try c.encode(dtype, forKey: .dtype)
+            try c.encode(variables, forKey: .variables)
+            try c.encode(slots, forKey: .slots)
         }
     }
 

@@ -22,7 +22,7 @@ extension ReadsCheckpoints {
 /// it loop forever, ends in `error: FILE: ...` and status 2 instead of a signal or a hang. The parent
 /// only watches: the child writes all output, and publishes its count of HDF5 calls in shared memory; a count
 /// that stops moving for `stallSeconds` (default 120, `GRU_CONVERT_STALL_SECONDS`) means libhdf5 is stuck
-/// in one call. Cost: one fork of a small process (README). `GRU_CONVERT_IN_PROCESS=1` runs in one
+/// in one call. Cost: one fork of a small process (docs/SECURITY.md). `GRU_CONVERT_IN_PROCESS=1` runs in one
 /// process (for debuggers).
 enum Isolation {
     static var stallSeconds: Double {
@@ -130,7 +130,9 @@ enum Isolation {
         if let output = reader.outputFile {
             unlink(SafeOutput.temporaryPath(for: output, process: child))
         }
-        if signal == SIGINT || signal == SIGTERM || signal == SIGHUP { return 128 + signal }
+        // A closed pipe on stdout (`gru-convert inspect FILE | head -1`) ends the tool quietly, as it ends
+        // `ls` or `grep`: the reader left, nothing is wrong with the file.
+        if signal == SIGINT || signal == SIGTERM || signal == SIGHUP || signal == SIGPIPE { return 128 + signal }
         let name = [SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGFPE: "SIGFPE", SIGILL: "SIGILL",
                     SIGKILL: "SIGKILL, perhaps out of memory"][signal] ?? "signal \(signal)"
         let files = reader.inputFiles.joined(separator: ", ")

@@ -14,7 +14,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// Options every reporting subcommand shares.
 struct FormatOptions: ParsableArguments {
-    @Option(help: "Output format: text for people, json for scripts (keys documented in the README).")
+    @Option(help: "Output format: text for people, json for scripts (keys documented in docs/JSON.md).")
     var format: OutputFormat = .text
 }
 

@@ -20,7 +20,7 @@ struct Verify: ParsableCommand {
 
             --mode strict (default): both forms sum in the same order, so outputs must be bitwise identical \
             (and, with OTHER, the tensors too). --mode fast: both forms on the fast path; each step must \
-            agree within a bound derived from float32 error analysis (see the README).
+            agree within a bound derived from float32 error analysis (see docs/VERIFY.md).
 
             Both GRU families are verified: reset-before (TensorFlow 1 GRUCell, Keras reset_after=False) and \
             reset-after (Keras reset_after=True, PyTorch nn.GRU). A Keras GRU saved without a bias does not \

@@ -2,7 +2,7 @@ import GRUTools
 import TensorStore
 import GRUCore
 
-/// What `verify` prints: the JSON document documented in the README (every key always present, `null`
+/// What `verify` prints: the JSON document of docs/JSON.md (every key always present, `null`
 /// where a number does not apply), and its text rendering.
 struct VerifyReport: Encodable {
     var equivalent: Bool

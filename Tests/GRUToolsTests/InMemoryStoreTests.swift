@@ -122,4 +122,44 @@ final class MemorySource: TensorSource {
             #expect(error?.reason == "only float tensors of rank 1 or 2 can be copied from memory into HDF5")
         }
     }
+
+    /// Weights so large that rounding alone could move outputs by more than a wrong cell: fast mode
+    /// says it cannot decide instead of passing (a z/r swap would pass otherwise); strict mode still decides.
+    @Test func fastModeRefusesABoundTooLooseToTell() throws {
+        let memory = try keras()
+        for name in ["gru/gru/gru_cell/kernel:0", "gru/gru/gru_cell/recurrent_kernel:0"] {
+            var tensor = try memory.read(name, as: Float.self)
+            tensor.scalars = tensor.scalars.map { $0 * 1000 }
+            memory.add(name, tensor)
+        }
+        let fast = try #require(try Verifier(options: VerifyOptions(mode: .fast, batch: 3, steps: 5)).verify(memory).first)
+        #expect(!fast.equivalent)
+        #expect((fast.tolerance ?? 0) > FastModeTolerance.largestUsefulBound)
+        #expect(fast.diagnosis.last?.hasPrefix("the float32 bound reaches ") == true)
+        #expect(fast.diagnosis.last?.hasSuffix("too large for a tolerance to tell a wrong cell from a right one; use --mode strict") == true)
+        let strict = try #require(try Verifier(options: VerifyOptions(mode: .strict, batch: 3, steps: 5)).verify(memory).first)
+        #expect(strict.equivalent)
+        // Negative control: the unscaled weights pass fast mode within a small bound.
+        let plain = try #require(try Verifier(options: VerifyOptions(mode: .fast, batch: 3, steps: 5)).verify(try keras()).first)
+        #expect(plain.equivalent && (plain.tolerance ?? 1) < 1e-3)
+    }
+
+    /// The bias mistakes that only rows of a `[2, 3H]` bias make, each named as one finding (the rows as
+    /// written by hand: swapped, or both summed into the recurrent row).
+    @Test(arguments: [("swapped", "the input and recurrent bias rows swapped (b and bU exchanged for every gate)"),
+                      ("summed into row 1", "the two biases summed into the recurrent bias (bUr, bUz, bUh hold b + bU; br, bz, bh are zero)")])
+    func biasRowMistakesAreNamed(_ mistake: String, _ finding: String) throws {
+        let memory = try keras()
+        let name = "gru/gru/gru_cell/bias:0"
+        let bias = try memory.read(name, as: Float.self)
+        let (input, recurrent) = (Array(bias.scalars[0..<18]), Array(bias.scalars[18..<36]))
+        let rows = mistake == "swapped" ? recurrent + input
+                                        : Array(repeating: 0, count: 18) + zip(input, recurrent).map { $0 + $1 }
+        memory.add(name, Tensor(shape: [2, 18], scalars: rows))
+        let original = try HDF5File(readingFrom: Fixtures.path("keras/tfk_reset_after.h5"))
+        let verdict = try #require(try Verifier(options: VerifyOptions(batch: 3, steps: 5)).verify(original, against: memory).first)
+        #expect(!verdict.equivalent)
+        #expect(verdict.diagnosis.first == finding)
+        #expect(verdict.diagnosis.count == 2 && verdict.diagnosis[1].hasPrefix("outputs differ in "))
+    }
 }

@@ -86,7 +86,24 @@ import Testing
         #expect(found.otherVariables == ["dense/kernel:0", "dense/bias:0"])
         // Negative control: with a recurrent kernel they are an (incomplete) would-be cell.
         let partial = CellInventory(variables: variables + [Variable(name: "dense/recurrent_kernel:0", elementType: .float(bits: 32), shape: [2, 6])])
-        #expect(partial.problems.map(\.reason) == ["recurrent_kernel is [2, 6], expected [1, 3] (input size 6, 1 units, from kernel [6, 3])"])
+        #expect(partial.problems.map(\.reason) == ["recurrent_kernel is [2, 6], expected [1, 3] (input size 6, 1 unit, from kernel [6, 3])"])
+    }
+
+    /// An LSTM (`recurrent_kernel [H, 4H]`) or a SimpleRNN (`[H, H]`) beside a GRU is another layer, not a
+    /// broken GRU cell; a GRU-shaped `recurrent_kernel` with a wrong kernel still is a problem.
+    @Test func otherRecurrentLayersAreNotGRUCells() {
+        func v(_ name: String, _ shape: [Int]) -> Variable { Variable(name: name, elementType: .float(bits: 32), shape: shape) }
+        let others = [v("lstm/lstm_cell/kernel:0", [4, 16]), v("lstm/lstm_cell/recurrent_kernel:0", [4, 16]),
+                      v("lstm/lstm_cell/bias:0", [16]), v("rnn/simple_rnn_cell/kernel:0", [4, 3]),
+                      v("rnn/simple_rnn_cell/recurrent_kernel:0", [3, 3]), v("rnn/simple_rnn_cell/bias:0", [3])]
+        let gru = [v("gru/gru_cell/kernel:0", [4, 15]), v("gru/gru_cell/recurrent_kernel:0", [5, 15]), v("gru/gru_cell/bias:0", [2, 15])]
+        let found = CellInventory(variables: gru + others)
+        #expect(found.cells.map(\.scope) == ["gru/gru_cell"])
+        #expect(found.problems.isEmpty)
+        #expect(found.otherVariables == others.map(\.name))
+        // Negative control: a GRU-shaped recurrent kernel with a kernel of the wrong width is a problem.
+        let broken = CellInventory(variables: [v("g/kernel", [4, 14]), v("g/recurrent_kernel", [5, 15]), v("g/bias", [15])])
+        #expect(broken.problems.map(\.reason) == ["kernel has shape [4, 14], which is not [I, 3H] with I, H >= 1"])
     }
 
     @Test func aFlattenedBiasIsNamedAsCuDNNs() throws {
@@ -177,9 +194,9 @@ import Testing
         ("input_bias_dropped", ["the input biases dropped (br, bz and bh zeroed)"]),
         ("candidate_transposed", ["Uh transposed"]),
         ("reset_before", [
-            "reset placement flipped: the reset acts before the recurrent product (keras-reset-before) here, but after "
-            + "the recurrent product (keras-reset-after) in the reference; the two GRU families differ and no weight "
-            + "conversion between them is exact",
+            "reset placement flipped: the reset acts before the recurrent product (keras-reset-before) in the checked "
+            + "cell, but after the recurrent product (keras-reset-after) in the original; the two GRU families differ "
+            + "and no weight conversion between them is exact",
             "the reset-before cell's biases are the reset-after cell's two biases summed (b + bU)"]),
     ])
     func eachMistakeFailsWithItsOwnDiagnosis(_ mistake: String, _ diagnosis: [String]) throws {
@@ -256,15 +273,26 @@ import Testing
         }
     }
 
-    @Test func aResetAfterCellHasNoTensorFlow1Names() throws {
-        try withTemporaryDirectory { dir in
-            let error = #expect(throws: StoreError.self) {
-                try convert(Fixtures.path("keras/tfk_reset_after.h5"), to: dir.appendingPathComponent("x.h5").path,
-                            ConversionOptions(target: .fused, names: .tf))
+    /// TensorFlow's scope renaming is for TF1 GRUCell cells: a Keras cell (either family, split or not)
+    /// keeps its layer's scope; a TF1 cell is still renamed (the control).
+    @Test(arguments: [("tfk_reset_after.h5", NameStyle.tf, "keras-reset-after"), ("tfk_reset_after.h5", .legacy, "keras-reset-after"),
+                      ("tfk_reset_before.h5", .legacy, "keras-reset-before")])
+    func kerasScopesAreNeverRenamed(_ fixture: String, _ names: NameStyle, _ layout: String) throws {
+        for target in [ConversionTarget.explicit, .fused] {
+            try withTemporaryDirectory { dir in
+                let error = #expect(throws: StoreError.self) {
+                    try convert(Fixtures.path("keras/" + fixture), to: dir.appendingPathComponent("x.h5").path,
+                                ConversionOptions(target: target, names: names))
+                }
+                let expected = "--names \(names.rawValue) renames TensorFlow 1 GRUCell scopes; this is a \(layout) cell, "
+                    + "whose scope is kept (use --names keep)"
+                #expect(error?.reason == expected)
             }
-            let expected = "a reset-after cell has no TensorFlow 1 GRUCell form (its reset acts after the "
-                + "recurrent product); use --names keep"
-            #expect(error?.reason == expected)
+        }
+        try withTemporaryDirectory { dir in
+            let out = dir.appendingPathComponent("x.h5").path
+            try convert(Fixtures.path("gru_single.h5"), to: out, ConversionOptions(names: .legacy))
+            #expect(CellInventory(variables: try HDF5File(readingFrom: out).variables()).cells.map(\.scope) == ["RNN/GRUCell"])
         }
     }
 

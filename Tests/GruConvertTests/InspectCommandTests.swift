@@ -115,3 +115,25 @@ import Testing
         #expect(result.stderr == line + "\n")
     }
 }
+
+/// A reader that goes away (`gru-convert inspect FILE | head -1`).
+@Suite struct ClosedPipeTests {
+    /// The tool ends as `ls` does, with 128 + SIGPIPE and nothing on stderr, instead of blaming the input.
+    @Test func aClosedStdoutEndsTheToolQuietly() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        // bash runs the pipeline with SIGPIPE at its default whatever the test runner ignores (`exec` keeps
+        // the pid); the status of the tool is the first of PIPESTATUS.
+        process.arguments = ["-c", "trap - PIPE; \"$0\" inspect \"$1\" --format json | head -c 1 >/dev/null; echo ${PIPESTATUS[0]}",
+                             GRUConvertBinary.url.path, Fixtures.path("keras/k3_stacked.h5")]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        process.waitUntilExit()
+        let status = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(status == "141\n", "\(status)")
+        #expect(stderr.isEmpty, "\(stderr)")
+    }
+}

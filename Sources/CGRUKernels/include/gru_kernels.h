@@ -1,4 +1,4 @@
-// gru_kernels.h: the float32 kernels of GRUReference, in C so that each can be compiled for several
+// gru_kernels.h: the float32 kernels of GRUCore, in C so that each can be compiled for several
 // instruction sets (AVX-512F+FMA, AVX2+FMA, and a portable baseline) and chosen once at run time with
 // `__builtin_cpu_supports`. The package itself is built for the baseline target, so it builds and runs
 // on any x86-64 or arm64 machine and can be used as a dependency (no -march=native, no unsafe flags).

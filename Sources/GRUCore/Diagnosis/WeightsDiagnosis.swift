@@ -32,18 +32,44 @@ public enum WeightsDiagnosis {
         func side(_ w: CellWeights<Double>) -> String {
             "\(w.family == .resetAfter ? "after" : "before") the recurrent product (\(w.layout.name))"
         }
-        var findings = ["reset placement flipped: the reset acts \(side(candidate)) here, but \(side(reference)) in the "
-                        + "reference; the two GRU families differ and no weight conversion between them is exact"]
+        var findings = ["reset placement flipped: the reset acts \(side(candidate)) in the checked cell, but "
+                        + "\(side(reference)) in the original; the two GRU families differ and no weight conversion "
+                        + "between them is exact"]
         let (ra, rb) = reference.family == .resetAfter ? (reference.explicitForm, candidate.explicitForm)
                                                        : (candidate.explicitForm, reference.explicitForm)
+        let biases = ExplicitTensor.allCases.filter { $0.role == .inputBias || $0.role == .recurrentBias }
+        let anyBias = biases.contains { tensor in ra[tensor].scalars.contains { $0 != 0 } }
         let summed = Gate.allCases.allSatisfy { gate in
             let sum = zip(ra[ExplicitTensor(.inputBias, gate)].scalars, ra[ExplicitTensor(.recurrentBias, gate)].scalars).map { $0 + $1 }
             return close(sum, rb[ExplicitTensor(.inputBias, gate)].scalars)
         }
-        if summed { findings.append("the reset-before cell's biases are the reset-after cell's two biases summed (b + bU)") }
+        if anyBias && summed { findings.append("the reset-before cell's biases are the reset-after cell's two biases summed (b + bU)") }
         let kernels = [ExplicitTensor.Wr, .Wz, .Wh, .Ur, .Uz, .Uh].filter { !identical(ra[$0].scalars, rb[$0].scalars) }
         if !kernels.isEmpty { findings.append("the kernels differ as well: " + list(kernels.map(\.rawValue))) }
         return findings
+    }
+
+    /// The reset-after family's bias mistakes, each explaining all six bias tensors at once: the two biases
+    /// summed into one row (the other zeroed), or the rows exchanged.
+    private static func biasFindings(_ ref: ExplicitWeights<Double>, _ cand: ExplicitWeights<Double>) -> String? {
+        guard ref.family == .resetAfter, cand.family == .resetAfter else { return nil }
+        func all(_ test: (ExplicitTensor, ExplicitTensor) -> Bool) -> Bool {
+            Gate.allCases.allSatisfy { test(ExplicitTensor(.inputBias, $0), ExplicitTensor(.recurrentBias, $0)) }
+        }
+        func zero(_ t: ExplicitTensor) -> Bool { cand[t].scalars.allSatisfy { $0 == 0 } }
+        func sum(_ b: ExplicitTensor, _ bU: ExplicitTensor) -> [Double] { zip(ref[b].scalars, ref[bU].scalars).map { $0 + $1 } }
+        let nonzero = all { b, bU in !ref[bU].scalars.allSatisfy { $0 == 0 } && !ref[b].scalars.allSatisfy { $0 == 0 } }
+        guard nonzero else { return nil }
+        if all({ b, bU in zero(bU) && close(sum(b, bU), cand[b].scalars) }) {
+            return "the two biases summed into the input bias (br, bz, bh hold b + bU; bUr, bUz, bUh are zero)"
+        }
+        if all({ b, bU in zero(b) && close(sum(b, bU), cand[bU].scalars) }) {
+            return "the two biases summed into the recurrent bias (bUr, bUz, bUh hold b + bU; br, bz, bh are zero)"
+        }
+        if all({ b, bU in identical(cand[b].scalars, ref[bU].scalars) && identical(cand[bU].scalars, ref[b].scalars) }) {
+            return "the input and recurrent bias rows swapped (b and bU exchanged for every gate)"
+        }
+        return nil
     }
 
     /// Equal within float32 rounding of a sum: how a file's summed bias compares with the sum in float64.
@@ -85,13 +111,9 @@ public enum WeightsDiagnosis {
         var holds: [ExplicitTensor: ExplicitTensor] = [:]
         var transposed: [ExplicitTensor] = [], zeroed: [ExplicitTensor] = [], differs: [String] = []
         var findings: [String] = []
-        // The two biases of a reset-after cell summed into the input bias, the recurrent one zeroed.
-        if ref.family == .resetAfter, Gate.allCases.allSatisfy({ gate in
-            let (b, bU) = (ExplicitTensor(.inputBias, gate), ExplicitTensor(.recurrentBias, gate))
-            return cand[bU].scalars.allSatisfy { $0 == 0 } && !ref[bU].scalars.allSatisfy { $0 == 0 }
-                && close(zip(ref[b].scalars, ref[bU].scalars).map { $0 + $1 }, cand[b].scalars)
-        }) {
-            findings.append("the two biases summed into the input bias (br, bz, bh hold b + bU; bUr, bUz, bUh are zero)")
+        // The reset-after family's bias mistakes explain every bias tensor at once.
+        if let bias = biasFindings(ref, cand) {
+            findings.append(bias)
             for tensor in members where tensor.role == .inputBias || tensor.role == .recurrentBias {
                 holds[tensor] = tensor  // explained
             }

@@ -4,7 +4,7 @@ import CGRUKernels
 // then the input term; or all input terms of a sequence at once), so results differ from the strict
 // path by rounding; fast-mode verification compares them within the bound of `FastModeTolerance`.
 // The products run on this package's own packed kernels and thread team: on the machines measured they
-// match OpenBLAS on the one large product and beat it on the small per-step ones (README, Benchmarks).
+// match OpenBLAS on the one large product and beat it on the small per-step ones (docs/BENCHMARKS.md).
 
 /// Copies `bias` into each of `rows` rows of `out`.
 @inline(__always)
@@ -130,7 +130,6 @@ public struct FastFusedCell: GRUSequenceModel {
     public init(_ weights: CellWeights<Float>) { packed = StrictFusedCell(weights) }
 
     /// The state after every step, `[B, T, H]` (see `GRUSequenceModel`).
-
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         packed.run(strict: false, inputs: inputs, initialState: initialState, forcedStates: forcedStates)
     }
@@ -184,7 +183,6 @@ public struct FastExplicitCell: GRUSequenceModel {
     }
 
     /// The state after every step, `[B, T, H]` (see `GRUSequenceModel`).
-
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         let layout = SequenceLayout(inputs: inputs, initialState: initialState, forcedStates: forcedStates, dimensions: dimensions)
         let (i, h, batch, steps) = (dimensions.inputSize, dimensions.units, layout.batch, layout.steps)

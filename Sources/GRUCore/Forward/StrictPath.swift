@@ -181,7 +181,6 @@ public struct StrictFusedCell: GRUSequenceModel {
     }
 
     /// The state after every step, `[B, T, H]` (see `GRUSequenceModel`).
-
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         run(strict: true, inputs: inputs, initialState: initialState, forcedStates: forcedStates)
     }
@@ -239,7 +238,6 @@ public struct StrictExplicitCell: GRUSequenceModel {
     }
 
     /// The state after every step, `[B, T, H]` (see `GRUSequenceModel`).
-
     public func run(inputs: Tensor<Float>, initialState: Tensor<Float>, forcedStates: Tensor<Float>?) -> Tensor<Float> {
         weights.family == .resetBefore ? runResetBefore(inputs: inputs, initialState: initialState, forcedStates: forcedStates)
                                        : runResetAfterPerGate(inputs: inputs, initialState: initialState, forcedStates: forcedStates)

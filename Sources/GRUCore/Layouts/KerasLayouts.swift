@@ -20,7 +20,7 @@ extension LayoutTable {
             tensors: [StoredTensor("kernel", [.input, .units(3)]), StoredTensor("recurrent_kernel", [.units(1), .units(3)])]
                 + (bias.map { [StoredTensor("bias", $0)] } ?? []),
             basis: "kernel", basisExpectation: "which is not [I, 3H] with I, H >= 1",
-            identifying: ["recurrent_kernel"], blocks: blocks)
+            identifying: ["recurrent_kernel"], identifyingByShape: true, blocks: blocks)
     }
 
     /// Keras GRU with `reset_after=False`: `bias [3H]`.

@@ -115,15 +115,21 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
     /// Names of which at least one must be present for a group of variables to be taken for this layout
     /// (`recurrent_kernel` for Keras, whose `kernel` and `bias` every dense layer has too).
     public var identifying: Set<String>
+    /// When true, an identifying tensor counts only if its own shape fits the layout for some sizes:
+    /// Keras's `recurrent_kernel` must be `[H, 3H]`, so an LSTM's (`[H, 4H]`) or a SimpleRNN's (`[H, H]`)
+    /// beside a GRU is not taken for a broken GRU cell.
+    public var identifyingByShape: Bool
     /// Where each explicit tensor lies; a tensor with no block (a bias of a cell without biases) is zero.
     public var blocks: [ExplicitTensor: Block]
 
     /// A layout table; see the properties.
     public init(name: String, naming: String, family: CellFamily?, tensors: [StoredTensor], basis: String,
-                basisExpectation: String, identifying: Set<String>? = nil, blocks: [ExplicitTensor: Block]) {
+                basisExpectation: String, identifying: Set<String>? = nil, identifyingByShape: Bool = false,
+                blocks: [ExplicitTensor: Block]) {
         (self.name, self.naming, self.family, self.tensors) = (name, naming, family, tensors)
         (self.basis, self.basisExpectation, self.blocks) = (basis, basisExpectation, blocks)
         self.identifying = identifying ?? Set(tensors.map(\.name))
+        self.identifyingByShape = identifyingByShape
     }
 
     /// The layout's name.
@@ -149,6 +155,21 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
         table.identifying = Set(identifying.map { map[$0] ?? $0 })
         table.blocks = blocks.mapValues { Block(map[$0.tensor] ?? $0.tensor, rows: $0.rows, column: $0.column) }
         return table
+    }
+
+    /// Whether a variable of `shape` named `name` can be this layout's tensor of that name for some sizes
+    /// `I, H >= 1`: its rank, and every extent a whole multiple that agrees on `H` (and leaves `I >= 1`).
+    public func fits(_ name: String, shape: [Int]) -> Bool {
+        guard let tensor = tensor(named: name), tensor.shape.count == shape.count else { return false }
+        let pairs = zip(tensor.shape, shape)
+        guard let (unitsOnly, value) = pairs.first(where: { $0.0.inputs == 0 && $0.0.units > 0 }),
+              (value - unitsOnly.constant) % unitsOnly.units == 0 else { return true }  // H not fixed by this tensor
+        let h = (value - unitsOnly.constant) / unitsOnly.units
+        guard h >= 1 else { return false }
+        return pairs.allSatisfy { extent, value in
+            let rest = value - extent.units * h - extent.constant
+            return extent.inputs == 0 ? rest == 0 : rest >= extent.inputs && rest % extent.inputs == 0
+        }
     }
 
     /// True when `other` stores the same tensors in the same places under other names (TensorFlow's name
@@ -194,9 +215,18 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
                           columns: (block.column * width)..<((block.column + 1) * width))
     }
 
-    /// The explicit tensors that lie in stored tensor `name`, in `ExplicitTensor` order.
+    /// The explicit tensors that lie in stored tensor `name`, in the order they are stored: by rows, then
+    /// by columns (Keras's `kernel` holds `Wz`, `Wr`, `Wh`; TensorFlow's `gates/kernel` `Wr`, `Wz`, `Ur`, `Uz`).
     public func pieces(of name: String) -> [ExplicitTensor] {
-        ExplicitTensor.allCases.filter { blocks[$0]?.tensor == name }
+        func row(_ span: RowSpan?) -> Int {
+            switch span {
+            case .none, .all, .input: 0
+            case .state: 1
+            case .row(let n): n
+            }
+        }
+        return ExplicitTensor.allCases.filter { blocks[$0]?.tensor == name }
+            .sorted { (row(blocks[$0]!.rows), blocks[$0]!.column) < (row(blocks[$1]!.rows), blocks[$1]!.column) }
     }
 
     /// The explicit form of stored tensors laid out by this table: each block copied out. Exact. Tensors

@@ -20,6 +20,12 @@
 /// The bound is worst-case (every rounding error in one direction), so real differences are usually
 /// hundreds of times smaller; it still flags any real mistake, which moves outputs by far more.
 public struct FastModeTolerance: Sendable {
+    /// The largest bound that still tells a wrong cell from a right one. A state stays in [-1, 1], so
+    /// outputs differ by at most 2; the classic mistakes move them by 0.1 to 2 on ordinary weights. Where
+    /// the derived bound exceeds this (weights so large that rounding alone could move an output this
+    /// much), a comparison within it proves nothing, and verification says so instead of passing.
+    public static let largestUsefulBound = 0.1
+
     /// `u`, the unit roundoff of float32.
     public static let unitRoundoff = Double(Float.ulpOfOne) / 2
     /// `E`: the largest absolute error allowed for one side's sigmoid or tanh on outputs in [-1, 1]:

@@ -127,6 +127,13 @@ public struct ConversionPlan: Sendable {
                              + "biases, so neither its family nor its explicit biases are recorded; it cannot be converted yet "
                              + "(leave it out with --cell)")
         }
+        // TensorFlow's scope names (RNN/GRUCell, rnn/gru_cell, ...) are those of TF1 GRUCell cells: a Keras
+        // cell's scope (`gru/gru_cell`) is its layer's, and renaming it would leave a file Keras cannot load.
+        if options.names != .keep, family != .resetBefore || cell.layout.naming == "keras" || recorded?.naming == "keras" {
+            throw StoreError(.invalidRequest, file: file.path, object: object, reason: "--names \(options.names.rawValue) "
+                             + "renames TensorFlow 1 GRUCell scopes; this is a \((recorded ?? cell.layout).name) cell, "
+                             + "whose scope is kept (use --names keep)")
+        }
         switch (options.target, options.names) {
         case (.explicit, _):
             return .explicit(family)
@@ -135,10 +142,6 @@ public struct ConversionPlan: Sendable {
             if let recorded, !recorded.isExplicit, recorded.family == family { return recorded }
             return .defaultFused(family)
         case (.fused, .tf), (.fused, .legacy):
-            guard family == .resetBefore else {
-                throw StoreError(.invalidRequest, file: file.path, object: object, reason: "a reset-after cell has no "
-                                 + "TensorFlow 1 GRUCell form (its reset acts after the recurrent product); use --names keep")
-            }
             return options.names == .tf ? .tfGRUCell : .tfLegacyGRUCell
         }
     }

@@ -111,8 +111,9 @@ public struct CellInventory: Sendable {
                                                                variable: byStored[name.stored]!))
             }
         }
-        // A group is a would-be cell only with an identifying name of its naming.
-        for (scope, group) in members where !group.contains(where: { Self.identifying[$0.naming]!.contains($0.relative) }) {
+        // A group is a would-be cell only with an identifying name of its naming (shaped like one, where
+        // the layout says so: an LSTM's `recurrent_kernel` is no GRU's).
+        for (scope, group) in members where !group.contains(where: Self.identifies) {
             members[scope] = nil
         }
         // 2. A name under another member's path is that member's slot, not a member itself.
@@ -160,9 +161,14 @@ public struct CellInventory: Sendable {
         return result
     }()
 
-    /// Each naming's identifying names.
-    static let identifying: [String: Set<String>] = Dictionary(
-        LayoutTable.all.map { ($0.naming, $0.identifying) }, uniquingKeysWith: { $0.union($1) })
+    /// Whether `member` marks its group as a would-be cell of its naming: an identifying name of one of
+    /// the naming's tables, with a shape that fits that table where the table asks for it.
+    private static func identifies(_ member: Member) -> Bool {
+        LayoutTable.all.contains { table in
+            table.naming == member.naming && table.identifying.contains(member.relative)
+                && (!table.identifyingByShape || table.fits(member.relative, shape: member.variable.shape))
+        }
+    }
 
     /// A variable matched to one tensor name of one naming.
     private struct Member {
@@ -254,7 +260,7 @@ public struct CellInventory: Sendable {
             return text
         }
         return .failure(Reason(reason: mismatches.joined(separator: "; ")
-            + " (input size \(dimensions.inputSize), \(dimensions.units) units, from "
+            + " (input size \(dimensions.inputSize), \(dimensions.units) unit\(dimensions.units == 1 ? "" : "s"), from "
             + "\(basisMember.relative) \(format(basisShape)))"))
     }
 

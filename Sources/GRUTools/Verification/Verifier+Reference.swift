@@ -42,6 +42,11 @@ extension Verifier {
                     abs(Double(pair.0) - pair.1) <= bounds[n / d.units]
                 }
         }
+        // A reference is only ever matched within the bound, so a bound too loose to tell decides nothing.
+        if (bounds.max() ?? 0) > FastModeTolerance.largestUsefulBound {
+            within = false
+            verdict.diagnosis.append(Self.indecisive(bounds.max() ?? 0, advice: "no reference can be checked this way"))
+        }
         verdict.reference = ReferenceComparison(stepMaxAbsDiff: step, trajectoryMaxAbsDiff: trajectory, withinTolerance: within)
         guard !within else { return }
         verdict.equivalent = false

@@ -215,7 +215,11 @@ public struct Verifier {
             verdict.maxAbsDiff = between.nonFinite == 0 ? between.maxAbsolute : nil
             verdict.maxULPDiff = between.nonFinite == 0 ? between.maxULP : nil
             verdict.tolerance = bounds.max()
-            outputsAgree = violation == nil && between.nonFinite == 0
+            let decisive = (bounds.max() ?? 0) <= FastModeTolerance.largestUsefulBound
+            outputsAgree = violation == nil && between.nonFinite == 0 && decisive
+            if !decisive {
+                verdict.diagnosis.append(Self.indecisive(bounds.max() ?? 0))
+            }
             if between.nonFinite > 0 {
                 verdict.diagnosis.append("outputs hold NaN or infinity (\(between.nonFinite) values)")
             } else if let (batch, step, difference, bound) = violation {
@@ -225,6 +229,12 @@ public struct Verifier {
         }
         verdict.equivalent = outputsAgree && nonFinite.isEmpty && (weightsIdentical || options.mode == .fast)
         return verdict
+    }
+
+    /// Why a comparison within a loose bound cannot pass.
+    static func indecisive(_ bound: Double, advice: String = "use --mode strict") -> String {
+        "the float32 bound reaches \(short(bound)) (more than \(short(FastModeTolerance.largestUsefulBound))): the weights are "
+            + "too large for a tolerance to tell a wrong cell from a right one; \(advice)"
     }
 
     /// The first (sequence, step, |Δ|, bound) where two teacher-forced runs differ beyond the bound.
