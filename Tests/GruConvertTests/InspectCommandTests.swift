@@ -1,4 +1,5 @@
 import Foundation
+import TensorStore
 import Testing
 
 /// End-to-end: the built binary, its stdout, stderr and exit status.
@@ -119,13 +120,25 @@ import Testing
 /// A reader that goes away (`gru-convert inspect FILE | head -1`).
 @Suite struct ClosedPipeTests {
     /// The tool ends as `ls` does, with 128 + SIGPIPE and nothing on stderr, instead of blaming the input.
+    /// The file lists 2000 variables, so its report is far larger than a pipe holds and the reader is
+    /// gone before the tool has written it all.
     @Test func aClosedStdoutEndsTheToolQuietly() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("many.h5").path
+        let writer = try HDF5Writer(creating: input, temporaryPath: input + ".tmp")
+        for n in 0..<2000 {
+            let name = "a/rather/long/scope/name/to/make/the/report/large/variable_\(n)"
+            try writer.create(name, elementType: .float(bits: 32), shape: [1])
+            try [Float(n)].withUnsafeBytes { try writer.writeRawRows(name, rows: 0..<1, from: $0) }
+        }
+        try writer.finish()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        // bash runs the pipeline with SIGPIPE at its default whatever the test runner ignores (`exec` keeps
-        // the pid); the status of the tool is the first of PIPESTATUS.
+        // bash runs the pipeline with SIGPIPE at its default; the status of the tool is the first of PIPESTATUS.
         process.arguments = ["-c", "trap - PIPE; \"$0\" inspect \"$1\" --format json | head -c 1 >/dev/null; echo ${PIPESTATUS[0]}",
-                             GRUConvertBinary.url.path, Fixtures.path("keras/k3_stacked.h5")]
+                             GRUConvertBinary.url.path, input]
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
