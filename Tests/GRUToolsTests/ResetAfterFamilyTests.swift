@@ -273,26 +273,51 @@ import Testing
         }
     }
 
-    /// TensorFlow's scope renaming is for TF1 GRUCell cells: a Keras cell (either family, split or not)
-    /// keeps its layer's scope; a TF1 cell is still renamed (the control).
-    @Test(arguments: [("tfk_reset_after.h5", NameStyle.tf, "keras-reset-after"), ("tfk_reset_after.h5", .legacy, "keras-reset-after"),
-                      ("tfk_reset_before.h5", .legacy, "keras-reset-before")])
-    func kerasScopesAreNeverRenamed(_ fixture: String, _ names: NameStyle, _ layout: String) throws {
-        for target in [ConversionTarget.explicit, .fused] {
-            try withTemporaryDirectory { dir in
-                let error = #expect(throws: StoreError.self) {
-                    try convert(Fixtures.path("keras/" + fixture), to: dir.appendingPathComponent("x.h5").path,
-                                ConversionOptions(target: target, names: names))
-                }
-                let expected = "--names \(names.rawValue) renames TensorFlow 1 GRUCell scopes; this is a \(layout) cell, "
-                    + "whose scope is kept (use --names keep)"
-                #expect(error?.reason == expected)
+    @Test func aResetAfterCellHasNoTensorFlow1Names() throws {
+        try withTemporaryDirectory { dir in
+            let error = #expect(throws: StoreError.self) {
+                try convert(Fixtures.path("keras/tfk_reset_after.h5"), to: dir.appendingPathComponent("x.h5").path,
+                            ConversionOptions(target: .fused, names: .tf))
             }
+            let expected = "a reset-after cell has no TensorFlow 1 GRUCell form (its reset acts after the "
+                + "recurrent product); use --names keep"
+            #expect(error?.reason == expected)
+        }
+    }
+
+    /// A Keras cell's scope is never renamed to TF1 spellings (`gru/gru/GRUCell`), in either form; a TF1
+    /// cell still is (the control).
+    @Test(arguments: ["tfk_reset_after.h5", "tfk_reset_before.h5"], [ConversionTarget.explicit, .fused])
+    func kerasScopesAreNeverRenamed(_ fixture: String, _ target: ConversionTarget) throws {
+        try withTemporaryDirectory { dir in
+            let error = #expect(throws: StoreError.self) {
+                try convert(Fixtures.path("keras/" + fixture), to: dir.appendingPathComponent("x.h5").path,
+                            ConversionOptions(target: target, names: .legacy))
+            }
+            let expected = "--names legacy would rename this Keras cell's scope to gru/gru/GRUCell; a Keras scope is "
+                + "its layers' names and is kept (use --names keep)"
+            #expect(error?.reason == expected)
         }
         try withTemporaryDirectory { dir in
             let out = dir.appendingPathComponent("x.h5").path
             try convert(Fixtures.path("gru_single.h5"), to: out, ConversionOptions(names: .legacy))
             #expect(CellInventory(variables: try HDF5File(readingFrom: out).variables()).cells.map(\.scope) == ["RNN/GRUCell"])
+        }
+    }
+
+    /// Within the reset-before family a Keras cell becomes a TensorFlow 1 GRUCell in two steps (split,
+    /// then fuse with TF's names), exactly: it still matches tf-keras's own outputs.
+    @Test func aKerasResetBeforeCellBecomesATensorFlowGRUCell() throws {
+        try withTemporaryDirectory { dir in
+            let split = dir.appendingPathComponent("split.h5").path, tf1 = dir.appendingPathComponent("tf1.h5").path
+            try convert(Fixtures.path("keras/tfk_reset_before.h5"), to: split, ConversionOptions())
+            try convert(split, to: tf1, ConversionOptions(target: .fused, names: .tf))
+            let cells = CellInventory(variables: try HDF5File(readingFrom: tf1).variables()).cells
+            #expect(cells.map(\.layout.name) == ["tf-gru-cell"])
+            let verdicts = try Verifier(options: VerifyOptions(batch: 3, steps: 5))
+                .verify(try open("tfk_reset_before.h5"), against: try HDF5File(readingFrom: tf1),
+                        reference: try open("tfk_reset_before.reference.h5"))
+            #expect(verdicts.count == 1 && verdicts[0].equivalent && verdicts[0].weightsIdentical, "\(verdicts.map(\.diagnosis))")
         }
     }
 

@@ -127,13 +127,6 @@ public struct ConversionPlan: Sendable {
                              + "biases, so neither its family nor its explicit biases are recorded; it cannot be converted yet "
                              + "(leave it out with --cell)")
         }
-        // TensorFlow's scope names (RNN/GRUCell, rnn/gru_cell, ...) are those of TF1 GRUCell cells: a Keras
-        // cell's scope (`gru/gru_cell`) is its layer's, and renaming it would leave a file Keras cannot load.
-        if options.names != .keep, family != .resetBefore || cell.layout.naming == "keras" || recorded?.naming == "keras" {
-            throw StoreError(.invalidRequest, file: file.path, object: object, reason: "--names \(options.names.rawValue) "
-                             + "renames TensorFlow 1 GRUCell scopes; this is a \((recorded ?? cell.layout).name) cell, "
-                             + "whose scope is kept (use --names keep)")
-        }
         switch (options.target, options.names) {
         case (.explicit, _):
             return .explicit(family)
@@ -142,6 +135,10 @@ public struct ConversionPlan: Sendable {
             if let recorded, !recorded.isExplicit, recorded.family == family { return recorded }
             return .defaultFused(family)
         case (.fused, .tf), (.fused, .legacy):
+            guard family == .resetBefore else {
+                throw StoreError(.invalidRequest, file: file.path, object: object, reason: "a reset-after cell has no "
+                                 + "TensorFlow 1 GRUCell form (its reset acts after the recurrent product); use --names keep")
+            }
             return options.names == .tf ? .tfGRUCell : .tfLegacyGRUCell
         }
     }
@@ -152,6 +149,13 @@ public struct ConversionPlan: Sendable {
         case .keep: cell.scope
         case .tf: ScopeNames.current(cell.scope)
         case .legacy: ScopeNames.legacy(cell.scope)
+        }
+        // TensorFlow's scope renaming is for TF1 scopes: a Keras cell's scope (`gru/gru/gru_cell`) is its
+        // layers' names, and renaming it (`gru/gru/GRUCell`) would leave a file no framework loads.
+        if targetScope != cell.scope, cell.layout.naming == "keras" || recorded?.naming == "keras" {
+            throw StoreError(.invalidRequest, file: file.path, object: cell.scope.isEmpty ? "/" : cell.scope,
+                             reason: "--names \(options.names.rawValue) would rename this Keras cell's scope to \(targetScope); "
+                             + "a Keras scope is its layers' names and is kept (use --names keep)")
         }
         let from = cell.layout, d = cell.dimensions
         let to = try target(of: cell, options: options, recorded: recorded, file: file)
