@@ -42,6 +42,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GRUCoreTests", dependencies: ["GRUCore", "CGRUKernels"]),
+        .testTarget(name: "TensorStoreTests", dependencies: ["TensorStore", "GRUCore"]),
         .testTarget(name: "GRUToolsTests", dependencies: ["GRUTools", "TensorStore", "GRUCore"]),
         .testTarget(name: "GruConvertTests", dependencies: ["gru-convert", "TensorStore"]),
     ]
