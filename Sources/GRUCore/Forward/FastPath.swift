@@ -66,8 +66,8 @@ func runPerStep(_ w: ResetBeforeProducts, order: SummationOrder, inputs: Tensor<
 
 /// One reset-after step after another: `xa = x·[W] + b` and `hu = h·[U] + bU` over all three gates, then
 /// `finishResetAfter`. Strict: each product per step from zero, its bias last (the explicit form's order).
-/// Fast: the input projections of every step as one product before the loop, and each product summed
-/// from its bias.
+/// Fast: each product summed from its bias, and, when the batch is too small to give every core whole
+/// sequences, the input projections of every step as one product before the loop.
 func runResetAfter(_ w: ResetAfterProducts, strict: Bool, inputs: Tensor<Float>, initialState: Tensor<Float>,
                    forcedStates: Tensor<Float>?, layout: SequenceLayout, dimensions: CellDimensions) -> Tensor<Float> {
     let (i, h, batch, steps) = (dimensions.inputSize, dimensions.units, layout.batch, layout.steps)
@@ -75,13 +75,20 @@ func runResetAfter(_ w: ResetAfterProducts, strict: Bool, inputs: Tensor<Float>,
     return w.inputBias.withUnsafeBufferPointer { inputBias in
         w.recurrentBias.withUnsafeBufferPointer { recurrentBias in
             let (bi, br) = (inputBias.baseAddress!, recurrentBias.baseAddress!)
-            if strict {
+            // Step by step when strict, and when the batch gives every core whole sequences: then each
+            // step's products already run near the machine's peak and hoisting only adds memory traffic.
+            if strict || plan.rowChunks.count > 1 {
                 return runSteps(inputs: inputs, initialState: initialState, forcedStates: forcedStates, layout: layout,
                                 plan: plan) { s in
                     let (xa, hu) = (s.scratch.projection, s.scratch.recurrent)
-                    computeStage([StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: w.input)], bias: bi, out: xa, ldo: 3 * h, columns: 3 * h),
-                                  StrictProduct(terms: [.init(a: s.h, lda: s.ldh, w: w.recurrent)], bias: br, out: hu, ldo: 3 * h,
-                                                columns: 3 * h)],
+                    if !strict {
+                        fillWithBias(rows: s.rows, columns: 3 * h, bias: bi, out: xa, ldo: 3 * h)
+                        fillWithBias(rows: s.rows, columns: 3 * h, bias: br, out: hu, ldo: 3 * h)
+                    }
+                    computeStage([StrictProduct(terms: [.init(a: s.x, lda: s.ldx, w: w.input)], bias: strict ? bi : nil, out: xa,
+                                                ldo: 3 * h, columns: 3 * h, startsFromZero: strict),
+                                  StrictProduct(terms: [.init(a: s.h, lda: s.ldh, w: w.recurrent)], bias: strict ? br : nil, out: hu,
+                                                ldo: 3 * h, columns: 3 * h, startsFromZero: strict)],
                                  rows: s.rows, workers: s.workers)
                     finishResetAfter(rows: s.rows, units: h, xa: xa, ldxa: 3 * h, hu: hu, ldhu: 3 * h, columns: w.columns,
                                      scratch: s.scratch, state: s.h, ldh: s.ldh, out: s.out, ldo: s.ldo)
