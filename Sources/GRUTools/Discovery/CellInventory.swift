@@ -38,17 +38,6 @@ public struct GRUCell: Hashable, Sendable {
         return scope.isEmpty ? stored : String(stored.dropFirst(scope.count + 1))
     }
 
-    /// Cells are equal when every stored fact about them is.
-    public static func == (a: GRUCell, b: GRUCell) -> Bool {
-        a.scope == b.scope && a.layout == b.layout && a.dimensions == b.dimensions && a.elementType == b.elementType
-            && a.slots == b.slots && a.storedNames == b.storedNames
-    }
-
-    /// Hashes the scope and the layout name.
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(scope)
-        hasher.combine(layout.name)
-    }
 }
 
 /// A group of variables that looks like a GRU cell but is not a consistent one, and why.
