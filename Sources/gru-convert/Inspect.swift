@@ -29,7 +29,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let checkpoint = try openStore(file, external: external)
-        let report = InspectReport(file: file, inventory: CellInventory(variables: try checkpoint.variables()))
+        let report = InspectReport(file: file, inventory: try CellInventory(checkpoint))
         switch output.format {
         case .json: try printJSON(report)
         case .text: print(report.text, terminator: "")

@@ -13,8 +13,8 @@ struct InspectReport: Encodable {
     struct CellEntry: Encodable {
         var scope: String
         var layout: String
-        /// `reset-before`, `reset-after`, or nil when the tensors cannot tell (a Keras cell without a bias).
-        var family: String?
+        /// `reset-before`, `reset-after`, or `null` when the tensors cannot tell (a Keras cell without a bias).
+        var family: Nullable<String>
         var inputSize: Int
         var units: Int
         var dtype: String
@@ -26,18 +26,6 @@ struct InspectReport: Encodable {
             case inputSize = "input_size"
         }
 
-        /// Every key always present: `family` is `null` for a cell whose tensors do not tell it.
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(scope, forKey: .scope)
-            try c.encode(layout, forKey: .layout)
-            try c.encode(family, forKey: .family)
-            try c.encode(inputSize, forKey: .inputSize)
-            try c.encode(units, forKey: .units)
-            try c.encode(dtype, forKey: .dtype)
-            try c.encode(variables, forKey: .variables)
-            try c.encode(slots, forKey: .slots)
-        }
     }
 
     struct ProblemEntry: Encodable {
@@ -62,7 +50,7 @@ struct InspectReport: Encodable {
             VariableEntry(name: $0.name, dtype: $0.elementType.description, shape: $0.shape)
         }
         cells = inventory.cells.map { cell in
-            CellEntry(scope: cell.scope, layout: cell.layout.name, family: cell.family?.rawValue, inputSize: cell.dimensions.inputSize,
+            CellEntry(scope: cell.scope, layout: cell.layout.name, family: Nullable(value: cell.family?.rawValue), inputSize: cell.dimensions.inputSize,
                       units: cell.dimensions.units, dtype: cell.elementType.description,
                       variables: cell.tensors.map(\.stored), slots: cell.slots)
         }
@@ -97,7 +85,7 @@ struct InspectReport: Encodable {
             out += "No GRU cells.\n"
         } else {
             let cellRows = zip(cells, slotKinds).map { cell, kinds in
-                [displayScope(cell.scope), cell.layout, cell.family ?? "undecided", String(cell.inputSize), String(cell.units), cell.dtype,
+                [displayScope(cell.scope), cell.layout, cell.family.value ?? "undecided", String(cell.inputSize), String(cell.units), cell.dtype,
                  kinds.isEmpty ? "-" : kinds.joined(separator: ", ")]
             }
             out += table(header: ["CELL", "LAYOUT", "FAMILY", "INPUT", "UNITS", "DTYPE", "SLOTS"], rows: cellRows,
@@ -145,4 +133,14 @@ private func table(header: [String], rows: [[String]], rightAligned: Set<Int>) -
             return rightAligned.contains(column) ? pad + cell : cell + pad
         }.joined(separator: "  ")
     }.joined(separator: "\n") + "\n"
+}
+
+/// An optional that JSON shows as `null` instead of leaving its key out: every documented key is always there.
+struct Nullable<Wrapped: Encodable>: Encodable {
+    var value: Wrapped?
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let value { try container.encode(value) } else { try container.encodeNil() }
+    }
 }

@@ -50,10 +50,9 @@ struct MemoryOption: ParsableArguments {
     }
 }
 
-/// Opens a file with the given limits.
-func openStore(_ path: String, external: ExternalOption, memory: MemoryOption? = nil) throws -> HDF5File {
-    let file = try HDF5File(readingFrom: path)
-    file.allowExternal = external.allowExternal
-    if let memory { file.memoryBudget = memory.budget }
-    return file
+/// Opens an HDF5 file or a TensorFlow checkpoint (judged by content) with the given limits.
+func openStore(_ path: String, external: ExternalOption, memory: MemoryOption? = nil) throws -> any TensorSource {
+    let source = try TensorFiles.open(path, memoryBudget: memory?.budget ?? .machineDefault)
+    (source as? HDF5File)?.allowExternal = external.allowExternal
+    return source
 }

@@ -7,10 +7,13 @@ import Testing
 @Suite struct BadCorpusTests {
     static func bad(_ name: String) -> String { Fixtures.path("bad/\(name).h5") }
 
+    /// What follows "not an HDF5 file" now that checkpoints are read too.
+    static let notACheckpoint = " nor a TensorFlow checkpoint; pass an HDF5 file, or a checkpoint's prefix (PREFIX for PREFIX.index + PREFIX.data-00000-of-00001), .index file or directory"
+
     static let unreadable: [(String, String)] = [
-        ("not_hdf5", "not an HDF5 file (no HDF5 signature found)"),
-        ("empty", "empty file, not an HDF5 file"),
-        ("truncated_7", "not an HDF5 file (no HDF5 signature found)"),
+        ("not_hdf5", "not an HDF5 file (no HDF5 signature found)" + Self.notACheckpoint),
+        ("empty", "empty file, not an HDF5 file" + Self.notACheckpoint),
+        ("truncated_7", "not an HDF5 file (no HDF5 signature found)" + Self.notACheckpoint),
         ("truncated_600", "cannot open it as HDF5, it is truncated or damaged (truncated file: eof = 600, sblock->base_addr = 0, stored_eof = 12688)"),
         ("truncated_5000", "cannot open it as HDF5, it is truncated or damaged (truncated file: eof = 5000, sblock->base_addr = 0, stored_eof = 12688)"),
     ]

@@ -66,12 +66,14 @@ import Testing
 
     @Test func directory() throws {
         try expectBadInput(["inspect", Fixtures.directory.path],
-                           line: "error: \(Fixtures.directory.path): is a directory, not an HDF5 file")
+                           line: "error: \(Fixtures.directory.path): is a directory that holds no TensorFlow checkpoint "
+                               + "(no *.index file and no checkpoint file naming one)")
     }
 
     @Test func notHDF5() throws {
         let script = Fixtures.path("generate.py")
-        try expectBadInput(["inspect", script], line: "error: \(script): not an HDF5 file (no HDF5 signature found)")
+        try expectBadInput(["inspect", script], line: "error: \(script): not an HDF5 file (no HDF5 signature found)"
+                           + BadCorpusTests.notACheckpoint)
     }
 
     @Test(arguments: [0, 100, 5000])

@@ -85,7 +85,7 @@ public struct ConversionPlan: Sendable {
 
     /// Plans the conversion of `file`'s cells (all, or those named in `options.cells`).
     public static func make(for file: any TensorSource, options: ConversionOptions) throws -> ConversionPlan {
-        let inventory = CellInventory(variables: try file.variables())
+        let inventory = try CellInventory(file)
         for scope in options.cells where !inventory.cells.contains(where: { $0.scope == scope }) {
             throw StoreError(.invalidRequest, file: file.path, object: scope, reason: "--cell names no GRU cell of this file "
                                   + "(cells: \(inventory.cells.map(\.scope).joined(separator: ", ")))")

@@ -78,8 +78,15 @@ public struct CellInventory: Sendable {
     /// Top-level groups where Keras keeps optimizer state whose names copy the model's.
     static let optimizerGroups = ["optimizer_weights", "optimizer"]
 
-    /// Groups `variables` into cells, problems and other variables.
-    public init(variables: [Variable]) {
+    /// Groups the variables of `source` into cells, problems and other variables, leaving out what the
+    /// source marks as optimizer state.
+    public init(_ source: any TensorSource) throws {
+        self.init(variables: try source.variables(), optimizerState: try source.optimizerState())
+    }
+
+    /// Groups `variables` into cells, problems and other variables; `optimizerState` names variables that
+    /// are never cell members (they stay other variables).
+    public init(variables: [Variable], optimizerState: Set<String> = []) {
         self.variables = variables
         let names = variables.map { VariableName($0.name) }
         let byStored = Dictionary(variables.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -87,7 +94,8 @@ public struct CellInventory: Sendable {
 
         // 1. Every variable whose name ends in a layout tensor's name (the longest such name), grouped by the scope before it.
         var members: [String: [Member]] = [:]
-        for name in names where !Self.optimizerGroups.contains(where: { name.base.hasPrefix($0 + "/") }) {
+        for name in names where !optimizerState.contains(name.stored)
+            && !Self.optimizerGroups.contains(where: { name.base.hasPrefix($0 + "/") }) {
             var best: (naming: String, relative: String, scope: String)?
             for (naming, relatives) in namings {
                 for relative in relatives {

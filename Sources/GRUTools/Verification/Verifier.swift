@@ -35,7 +35,7 @@ public struct Verifier {
     /// For every cell of `file`: derive the other form, check that the round trip reproduces every stored
     /// element bit for bit, and run both forms on seeded inputs (and on `reference`, when given).
     public func verify(_ file: any TensorSource, reference: (any TensorSource)? = nil) throws -> [CellVerdict] {
-        let inventory = CellInventory(variables: try file.variables())
+        let inventory = try CellInventory(file)
         guard !inventory.cells.isEmpty || !inventory.problems.isEmpty else {
             throw StoreError(.notACell, file: file.path, reason: "no GRU cells found (run `gru-convert inspect` to see what it holds)")
         }
@@ -75,8 +75,8 @@ public struct Verifier {
     /// names are made current, else the only cell of each file.
     public func verify(_ file: any TensorSource, against other: any TensorSource, pairs: [(String, String)] = [],
                        reference: (any TensorSource)? = nil) throws -> [CellVerdict] {
-        let left = CellInventory(variables: try file.variables())
-        let right = CellInventory(variables: try other.variables())
+        let left = try CellInventory(file)
+        let right = try CellInventory(other)
         guard !left.cells.isEmpty || !left.problems.isEmpty else {
             throw StoreError(.notACell, file: file.path, reason: "no GRU cells found (run `gru-convert inspect` to see what it holds)")
         }

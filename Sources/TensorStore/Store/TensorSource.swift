@@ -26,9 +26,15 @@ public protocol TensorSource: AnyObject {
     func attributeNames(of object: String) throws -> [String]
     /// The string attribute `attribute` of `object` (`""` is the file itself); nil when there is none.
     func stringAttribute(_ attribute: String, of object: String) throws -> String?
+    /// Names of the variables the format itself marks as optimizer state (a checkpoint's optimizer
+    /// slots), so that no optimizer moment named like a model variable is taken for one.
+    func optimizerState() throws -> Set<String>
 }
 
 extension TensorSource {
+    /// None: a format without optimizer records (HDF5: discovery knows Keras's optimizer groups by name).
+    public func optimizerState() throws -> Set<String> { [] }
+
     /// Reads a float variable into `Scalar`.
     public func read<Scalar: StoredFloat>(_ name: String) throws -> Tensor<Scalar> {
         try read(name, as: Scalar.self)

@@ -1,0 +1,32 @@
+/// Opens a file of tensors in whichever format it is, judged by content, so the command line takes any.
+public enum TensorFiles {
+    /// Opens `path` as HDF5 when it carries HDF5's signature (`HDF5File`), else as a TensorFlow V2
+    /// checkpoint (`TFCheckpointFile`: a prefix, its `.index`, a `.data-*` or `.meta` file, a `checkpoint`
+    /// state file or a directory); anything else gets an error saying what it is and what to pass.
+    /// `memoryBudget` is given to the source before it reads anything it must keep (the checkpoint's index).
+    public static func open(_ path: String, memoryBudget: MemoryBudget = .machineDefault) throws -> any TensorSource {
+        let kind = PathKind(path)
+        let named = ["h5", "hdf5", "he5", "keras"].contains { path.lowercased().hasSuffix("." + $0) }
+        if case .regular = kind, let file = try? ReadOnlyFile(path), CheckpointLocation.isHDF5(file) {
+            return try hdf5(path, memoryBudget)
+        }
+        if kind == .missing, named, !PathKind(path + ".index").isFile {
+            return try hdf5(path, memoryBudget)  // its own "no such file"
+        }
+        do {
+            return try TFCheckpointFile(readingFrom: path, memoryBudget: memoryBudget)
+        } catch let error as StoreError where error.file == path
+            && [CheckpointLocation.notACheckpoint, CheckpointLocation.emptyFile].contains(error.reason) {
+            let what = error.reason == CheckpointLocation.emptyFile
+                ? "empty file, not an HDF5 file" : "not an HDF5 file (no HDF5 signature found)"
+            throw StoreError(.wrongFormat, file: path, reason: "\(what) nor a TensorFlow checkpoint; pass an HDF5 file, or a checkpoint's "
+                             + "prefix (PREFIX for PREFIX.index + PREFIX.data-00000-of-00001), .index file or directory")
+        }
+    }
+
+    private static func hdf5(_ path: String, _ memoryBudget: MemoryBudget) throws -> HDF5File {
+        let file = try HDF5File(readingFrom: path)
+        file.memoryBudget = memoryBudget
+        return file
+    }
+}
