@@ -26,6 +26,13 @@ struct Convert: ParsableCommand {
             gru_cell, Gates/Linear/Matrix -> gates/kernel); --names legacy the TF <= 0.12 ones. \
             --to fused --names tf renames a legacy checkpoint without splitting it.
 
+            OUTPUT ending in .ckpt is a TensorFlow checkpoint prefix: OUTPUT.index and \
+            OUTPUT.data-00000-of-00001 are written (V2 format, one shard), every tensor of any type \
+            carried; a checkpoint holds no attributes, so an attribute to copy is an error naming it (convert \
+            to HDF5 to keep it), except the split-layout record gru_convert_layout, left out with a note. Any \
+            other OUTPUT is an HDF5 file; bool tensors become h5py's bool enum, strings variable-length \
+            strings; bfloat16, complex and quantized tensors are refused.
+
             OUTPUT is written to a temporary file beside it and moved into place when complete. An existing \
             OUTPUT is refused unless --force; OUTPUT that is INPUT is always refused. INPUT is only read.
 
@@ -70,19 +77,25 @@ struct Convert: ParsableCommand {
     func run() throws {
         let file = try openStore(input, external: external, memory: memory)
         let options = ConversionOptions(target: to == .explicit ? .explicit : .fused,
-                                        names: NameStyle(rawValue: names.rawValue)!, cells: cells)
+                                        names: NameStyle(rawValue: names.rawValue)!, cells: cells,
+                                        flatOutput: SafeOutput.isCheckpoint(output))
         let plan = try ConversionPlan.make(for: file, options: options)
         var bytes: Int? = nil
         if !dryRun {
             var converter = Converter()
             let progress = ProgressLine()
             converter.progress = { index, count, scope in progress.show("converting cell \(index + 1) of \(count): \(scope)") }
-            try OutputTarget.check(output, input: input, force: force)
+            // A checkpoint is two files; the input is compared by its index file when it is a checkpoint.
+            let inputFile = (file as? TFCheckpointFile)?.indexPath ?? input
+            for target in SafeOutput.files(of: output) {
+                try OutputTarget.check(target, input: inputFile, force: force)
+            }
             let sink = try SafeOutput.sink(for: output)
             defer { SignalCleanup.disarm() }
             try converter.write(plan, from: file, to: sink)
-            bytes = SafeOutput.size(of: output)
+            bytes = SafeOutput.outputSize(of: output)
             progress.clear()
+            for note in sink.notes { writeToStandardError("note: \(note)\n") }
         }
         let report = ConvertReport(input: input, output: output, options: options, plan: plan, bytes: bytes)
         switch output_.format {

@@ -15,12 +15,25 @@ enum SafeOutput {
         return directory + ".\(base).gru-convert-\(process).tmp"
     }
 
-    /// A sink for `output` (HDF5), writing into this process's temporary file, with the signal cleanup armed.
+    /// Whether `output` names a TensorFlow checkpoint to write: a prefix ending in `.ckpt`.
+    static func isCheckpoint(_ output: String) -> Bool { output.hasSuffix(".ckpt") }
+
+    /// The files a conversion creates for `output`: the checkpoint's index and data file for a `.ckpt`
+    /// prefix, the file itself otherwise.
+    static func files(of output: String) -> [String] {
+        isCheckpoint(output) ? [output + ".index", output + ".data-00000-of-00001"] : [output]
+    }
+
+    /// A sink for `output`, writing into this process's temporary files (one per file of `files(of:)`),
+    /// with the signal cleanup armed: a TensorFlow checkpoint for a prefix ending in `.ckpt`, HDF5 otherwise.
     static func sink(for output: String) throws -> any TensorSink {
-        let temporary = temporaryPath(for: output, process: getpid())
-        SignalCleanup.arm(temporary)
+        let temporaries = files(of: output).map { temporaryPath(for: $0, process: getpid()) }
+        SignalCleanup.arm(temporaries)
         do {
-            return try HDF5Writer(creating: output, temporaryPath: temporary)
+            if isCheckpoint(output) {
+                return try TFCheckpointWriter(creating: output, temporaryIndexPath: temporaries[0], temporaryDataPath: temporaries[1])
+            }
+            return try HDF5Writer(creating: output, temporaryPath: temporaries[0])
         } catch {
             SignalCleanup.disarm()
             throw error
@@ -32,6 +45,9 @@ enum SafeOutput {
         var info = stat()
         return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
+
+    /// The bytes of every file of `output`.
+    static func outputSize(of output: String) -> Int { files(of: output).reduce(0) { $0 + size(of: $1) } }
 }
 
 /// Removes the temporary output if the process is interrupted (SIGINT, SIGTERM, SIGHUP), then exits
@@ -39,17 +55,26 @@ enum SafeOutput {
 /// handler only makes an atomic load and async-signal-safe calls; arming and disarming block those
 /// signals while they swap it, so a handler never sees a path being freed.
 enum SignalCleanup {
-    /// The address of the C string, 0 when disarmed (an integer, so that the atomic is `Sendable`).
+    /// The addresses of the C strings (up to two files), 0 when disarmed (integers, so that the atomics
+    /// are `Sendable`).
     private static let path = Atomic<UInt>(0)
+    private static let secondPath = Atomic<UInt>(0)
     private static let signals = [SIGINT, SIGTERM, SIGHUP]
 
     /// Removes `temporaryPath` if one of the signals arrives from now on.
-    static func arm(_ temporaryPath: String) {
+    static func arm(_ temporaryPath: String) { arm([temporaryPath]) }
+
+    /// Removes the temporary paths (one or two) if one of the signals arrives from now on.
+    static func arm(_ temporaryPaths: [String]) {
+        precondition((1...2).contains(temporaryPaths.count))
         withSignalsBlocked {
-            free(UnsafeMutablePointer<CChar>(bitPattern: path.exchange(UInt(bitPattern: strdup(temporaryPath)), ordering: .acquiringAndReleasing)))
+            free(UnsafeMutablePointer<CChar>(bitPattern: path.exchange(UInt(bitPattern: strdup(temporaryPaths[0])), ordering: .acquiringAndReleasing)))
+            let second = temporaryPaths.count > 1 ? UInt(bitPattern: strdup(temporaryPaths[1])) : 0
+            free(UnsafeMutablePointer<CChar>(bitPattern: secondPath.exchange(second, ordering: .acquiringAndReleasing)))
             for signal in signals {
                 _ = Glibc.signal(signal) { number in
                     if let path = UnsafePointer<CChar>(bitPattern: SignalCleanup.path.load(ordering: .acquiring)) { unlink(path) }
+                    if let path = UnsafePointer<CChar>(bitPattern: SignalCleanup.secondPath.load(ordering: .acquiring)) { unlink(path) }
                     _exit(128 + number)
                 }
             }
@@ -61,6 +86,7 @@ enum SignalCleanup {
         withSignalsBlocked {
             for signal in signals { _ = Glibc.signal(signal, SIG_DFL) }
             free(UnsafeMutablePointer<CChar>(bitPattern: path.exchange(0, ordering: .acquiringAndReleasing)))
+            free(UnsafeMutablePointer<CChar>(bitPattern: secondPath.exchange(0, ordering: .acquiringAndReleasing)))
         }
     }
 

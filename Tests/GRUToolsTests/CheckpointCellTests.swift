@@ -61,4 +61,21 @@ import Testing
             #expect(verdicts.count == 2 && verdicts.allSatisfy { $0.equivalent && $0.weightsIdentical })
         }
     }
+
+    /// A TF1 Adam checkpoint holds `x` and `x/Adam`: a flat checkpoint output takes both, HDF5 cannot.
+    @Test func aFlatOutputTakesVariablesAndTheirSlots() throws {
+        let source = try open("tf1_adam")
+        try withTemporaryDirectory { dir in
+            let out = dir.appendingPathComponent("split.ckpt").path
+            let plan = try ConversionPlan.make(for: source, options: ConversionOptions(flatOutput: true))
+            try Converter().write(plan, from: source, to: try TFCheckpointWriter(
+                creating: out, temporaryIndexPath: out + ".index.tmp", temporaryDataPath: out + ".data.tmp"))
+            let written = try TensorFiles.open(out)
+            #expect(try CellInventory(written).cells.map(\.layout.name) == ["explicit"])
+            let verdicts = try Verifier(options: VerifyOptions(batch: 3, steps: 5)).verify(source, against: written)
+            #expect(verdicts.count == 1 && verdicts[0].equivalent && verdicts[0].weightsIdentical)
+        }
+        let error = #expect(throws: StoreError.self) { _ = try ConversionPlan.make(for: source, options: ConversionOptions()) }
+        #expect(error?.reason == "cannot be written: dense/bias would be both a dataset and a group")
+    }
 }

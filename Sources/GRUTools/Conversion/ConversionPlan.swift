@@ -29,12 +29,13 @@ public struct ConversionOptions: Sendable {
     public var names: NameStyle
     /// Scopes of the cells to convert; empty means every cell.
     public var cells: [String]
+    /// The output has flat names (a TensorFlow checkpoint), so `x` and `x/Adam` can both be written;
+    /// an HDF5 output cannot hold a dataset that is also a group.
+    public var flatOutput: Bool
 
-    /// Options; by default every cell, split, under its own names.
-    public init(target: ConversionTarget = .explicit, names: NameStyle = .keep, cells: [String] = []) {
-        self.target = target
-        self.names = names
-        self.cells = cells
+    /// Options; by default every cell, split, under its own names, into a hierarchical output.
+    public init(target: ConversionTarget = .explicit, names: NameStyle = .keep, cells: [String] = [], flatOutput: Bool = false) {
+        (self.target, self.names, self.cells, self.flatOutput) = (target, names, cells, flatOutput)
     }
 }
 
@@ -114,7 +115,7 @@ public struct ConversionPlan: Sendable {
         let converted = Set(cells.flatMap { $0.datasets.flatMap(\.sources) })
         let copied = inventory.variables.map(\.name).filter { !converted.contains($0) }
         let plan = ConversionPlan(cells: cells, copied: copied)
-        try plan.checkNamesAreFree(file: file)
+        try plan.checkNamesAreFree(file: file, flatOutput: options.flatOutput)
         return plan
     }
 
@@ -204,7 +205,7 @@ public struct ConversionPlan: Sendable {
 
     /// Refuses a plan whose output names collide: two datasets with one name, a dataset where another
     /// needs a group, or a slot left behind because its siblings are missing.
-    private func checkNamesAreFree(file: any TensorSource) throws {
+    private func checkNamesAreFree(file: any TensorSource, flatOutput: Bool) throws {
         let written = copied + cells.flatMap { $0.datasets.map(\.name) }
         var seen = Set<String>()
         for name in written {
@@ -212,7 +213,7 @@ public struct ConversionPlan: Sendable {
                 throw StoreError(.invalidRequest, file: file.path, object: name, reason: "would be written twice by this conversion")
             }
         }
-        for name in written {
+        for name in written where !flatOutput {
             for ancestor in VariableName.ancestors(of: name) where seen.contains(ancestor) {
                 throw StoreError(.invalidRequest, file: file.path, object: name,
                                       reason: "cannot be written: \(ancestor) would be both a dataset and a group")

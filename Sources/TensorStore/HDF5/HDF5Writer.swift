@@ -71,7 +71,9 @@ public final class HDF5Writer: TensorSink {
     }
 
     /// Copies a dataset whole: from another HDF5 file with `H5Ocopy` (type, storage, filters and
-    /// attributes as they are); from any other source, its rows and string attributes.
+    /// attributes as they are); from any other source, every value of any rank (scalars too) and its
+    /// string attributes. Float tensors of rank 1 or 2 move in row blocks (`readRawRows`); every other
+    /// tensor is read whole (`readAll`, within the memory budget) and written as `write(_:values:)` says.
     public func copy(_ name: String, from source: any TensorSource, as target: String) throws {
         if let hdf5 = source as? HDF5File {
             _ = try call("copy the dataset", name) {
@@ -79,17 +81,114 @@ public final class HDF5Writer: TensorSink {
             }
             return
         }
-        let variable = try source.variables().first { $0.name == name }
-        guard let variable, let width = variable.elementType.byteWidth, (1...2).contains(variable.shape.count) else {
-            throw StoreError(.unsupportedType, file: source.path, object: name,
-                             reason: "only float tensors of rank 1 or 2 can be copied from \(source.formatName) into HDF5")
+        guard let variable = try source.variables().first(where: { $0.name == name }) else {
+            throw StoreError(.notFound, file: source.path, object: name, reason: "no such tensor")
         }
-        try create(target, elementType: variable.elementType, shape: variable.shape)
-        let rows = variable.shape.count == 2 ? variable.shape[0] : 1
-        var buffer = [UInt8](repeating: 0, count: max(1, variable.elementCount * width))
-        try buffer.withUnsafeMutableBytes { try source.readRawRows(name, rows: 0..<rows, into: $0) }
-        try buffer.withUnsafeBytes { try writeRawRows(target, rows: 0..<rows, from: $0) }
+        if variable.elementType.byteWidth != nil, (1...2).contains(variable.shape.count) {
+            try copyRows(of: variable, from: source, as: target)
+        } else {
+            // Refuse what HDF5 cannot hold before reading a byte of it.
+            _ = try Self.fileType(for: variable.elementType, file: source.path, object: name)
+            try write(target, values: try readAll(name, from: source, into: "HDF5"), source: source.path, sourceName: name)
+        }
         try copyAttributes(of: name, from: source, to: target, skip: { _ in false })
+    }
+
+    /// `source.readAll(name)`, a refusal of the default reader naming the sink's format.
+    static func readAll(_ name: String, from source: any TensorSource, into format: String) throws -> StoredValues {
+        do {
+            return try source.readAll(name)
+        } catch var error as StoreError where error.reason == StoredValues.onlyFloats(from: source.formatName) {
+            error.reason += " into \(format)"
+            throw error
+        }
+    }
+
+    private func readAll(_ name: String, from source: any TensorSource, into format: String) throws -> StoredValues {
+        try Self.readAll(name, from: source, into: format)
+    }
+
+    /// The HDF5 type a value type is stored as: IEEE little-endian floats (16, 32, 64 bits), standard
+    /// little-endian integers, `bool` as h5py's enum `{FALSE = 0, TRUE = 1}` over int8 (so h5py and NumPy
+    /// read it back as `bool`), strings as variable-length strings. Anything else (bfloat16, complex,
+    /// quantized and narrow types) is refused, naming the tensor.
+    static func fileType(for type: ElementType, file: String, object: String) throws -> HDF5Handle {
+        func make(_ body: () -> hid_t) throws -> HDF5Handle {
+            HDF5Handle(try HDF5Library.call("make a datatype", file: file, object: object, body), .datatype)
+        }
+        switch type {
+        case .float(let bits) where [16, 32, 64].contains(bits):
+            return try make { gc_ieee_float_le(Int32(bits)) }
+        case .integer(let bits, let signed) where [8, 16, 32, 64].contains(bits):
+            return try make { HDF5Types.integer(bits: bits, signed: signed) }
+        case .other("bool"):
+            let base = try make { HDF5Types.integer(bits: 8, signed: true) }
+            let type = try make { H5Tenum_create(base.id) }
+            for (name, value) in [("FALSE", Int8(0)), ("TRUE", Int8(1))] {
+                var value = value
+                _ = try HDF5Library.call("make a datatype", file: file, object: object) { H5Tenum_insert(type.id, name, &value) }
+            }
+            return type
+        case .string:
+            let type = try make { H5Tcopy(gc_c_string()) }
+            _ = try HDF5Library.call("make a datatype", file: file, object: object) { H5Tset_size(type.id, gc_variable_size()) }
+            return type
+        default:
+            throw StoreError(.unsupportedType, file: file, object: object,
+                             reason: "holds \(type) values, which HDF5 cannot hold without changing them; it is not converted")
+        }
+    }
+
+    /// Writes `values` whole as a new dataset `name` of any rank (`[]` is a scalar), with the type
+    /// `fileType(for:)` gives. Strings are stored as variable-length strings, UTF-8 when they all are
+    /// (ASCII otherwise, bytes unchanged); a string holding a NUL byte cannot be an HDF5 string and is
+    /// refused. `source` and `sourceName` name the tensor in errors about its values.
+    public func write(_ name: String, values: StoredValues, source: String? = nil, sourceName: String? = nil) throws {
+        let type = try Self.fileType(for: values.elementType, file: source ?? path, object: sourceName ?? name)
+        var dims = values.shape.map { hsize_t($0) }
+        let space = HDF5Handle(try call("make a dataspace", name) {
+            values.shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(dims.count), &dims, nil)
+        }, .dataspace)
+        switch values.storage {
+        case .bytes(let bytes):
+            guard let width = StoredValues.width(of: values.elementType), bytes.count == values.elementCount * width else {
+                throw StoreError(.invalidRequest, file: path, object: name, reason: "\(bytes.count) bytes do not fill its shape")
+            }
+            let dataset = HDF5Handle(try call("create the dataset", name) {
+                H5Dcreate2(fileID, name, type.id, space.id, linkCreation.id, datasetCreation.id, gc_default_plist())
+            }, .dataset)
+            if !bytes.isEmpty {
+                _ = try call("write the dataset", name) {
+                    bytes.withUnsafeBytes { H5Dwrite(dataset.id, type.id, gc_all_space(), gc_all_space(), gc_default_plist(), $0.baseAddress) }
+                }
+            }
+        case .strings(let strings):
+            guard strings.count == values.elementCount else {
+                throw StoreError(.invalidRequest, file: path, object: name, reason: "\(strings.count) strings do not fill its shape")
+            }
+            if let index = strings.firstIndex(where: { $0.contains(0) }) {
+                throw StoreError(.unsupportedType, file: source ?? path, object: sourceName ?? name,
+                                 reason: "string \(index) holds a NUL byte, which an HDF5 string cannot hold; it is not converted")
+            }
+            let utf8 = strings.allSatisfy { String(validating: $0, as: UTF8.self) != nil }
+            _ = try call("make a datatype", name) { H5Tset_cset(type.id, utf8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII) }
+            // Variable-length types need a fill value, so the default creation properties.
+            let dataset = HDF5Handle(try call("create the dataset", name) {
+                H5Dcreate2(fileID, name, type.id, space.id, linkCreation.id, gc_default_plist(), gc_default_plist())
+            }, .dataset)
+            guard !strings.isEmpty else { return }
+            let copies = strings.map { bytes -> UnsafeMutablePointer<CChar> in
+                let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+                bytes.withUnsafeBytes { UnsafeMutableRawPointer(pointer).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+                pointer[bytes.count] = 0
+                return pointer
+            }
+            defer { copies.forEach { $0.deallocate() } }
+            var pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
+            _ = try call("write the dataset", name) {
+                H5Dwrite(dataset.id, type.id, gc_all_space(), gc_all_space(), gc_default_plist(), &pointers)
+            }
+        }
     }
 
     /// Copies every attribute of `object` in `source` to `target` here, except those `skip` names: from
@@ -226,6 +325,104 @@ public final class HDF5Writer: TensorSink {
     }
 
     deinit { discard() }
+}
+
+/// Standard HDF5 types that the shim does not wrap, taken from HDF5's own globals.
+enum HDF5Types {
+    /// A copy of `H5T_STD_{I,U}<bits>LE` (the caller closes it), or -1. HDF5 spells these as macros over
+    /// C globals that Swift cannot import safely, so the global is found by name (`dlsym`) after `H5open`.
+    static func integer(bits: Int, signed: Bool) -> hid_t {
+        guard H5open() >= 0,
+              let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "H5T_STD_\(signed ? "I" : "U")\(bits)LE_g") else { return -1 }
+        return H5Tcopy(symbol.load(as: hid_t.self))
+    }
+}
+
+extension HDF5File {
+    /// Every value of dataset `name`, whatever its rank: floats and integers as little-endian bytes of
+    /// their stored width, h5py's boolean enum (`{FALSE = 0, TRUE = 1}` over one byte) as `bool`, and
+    /// strings (variable-length, or fixed-length with their padding removed) as bytes. Other types
+    /// (compound, other enums, opaque, references ...) are refused, naming the dataset.
+    public func readAll(_ name: String) throws -> StoredValues {
+        let dataset = try openDataset(name)
+        let stored = try HDF5Handle(call("read the type", name) { H5Dget_type(dataset.id) }, .datatype)
+        let shape = try shape(of: dataset, name)
+        let count = shape.reduce(1, *)
+        var type = try elementType(stored, name)
+        let size = HDF5Library.locked { H5Tget_size(stored.id) }
+        if type == .other("enum"), size == 1, HDF5Library.locked({ H5Tget_nmembers(stored.id) }) == 2 {
+            var names = [CChar](repeating: 0, count: 16), other = [CChar](repeating: 0, count: 16)
+            var zero: Int8 = 0, one: Int8 = 1
+            let memory = HDF5Library.locked { H5Tget_native_type(stored.id, H5T_DIR_DEFAULT) }
+            defer { _ = HDF5Library.locked { H5Tclose(memory) } }
+            if HDF5Library.locked({ H5Tenum_nameof(memory, &zero, &names, 16) }) >= 0,
+               HDF5Library.locked({ H5Tenum_nameof(memory, &one, &other, 16) }) >= 0,
+               string(names) == "FALSE", string(other) == "TRUE" {
+                type = .other("bool")
+            }
+        }
+        let width: Int
+        let memory: HDF5Handle
+        switch type {
+        case .string:
+            return StoredValues(elementType: .string, shape: shape, storage: .strings(try readStrings(dataset, stored, count, name)))
+        case .other("bool"):
+            width = 1
+            memory = HDF5Handle(try call("read the type", name) { H5Tget_native_type(stored.id, H5T_DIR_DEFAULT) }, .datatype)
+        case .float(let bits) where [16, 32, 64].contains(bits):
+            width = bits / 8
+            memory = HDF5Handle(try call("make a float type", name) { gc_ieee_float_le(Int32(bits)) }, .datatype)
+        case .integer(let bits, let signed) where [8, 16, 32, 64].contains(bits):
+            width = bits / 8
+            memory = HDF5Handle(try call("make an integer type", name) { HDF5Types.integer(bits: bits, signed: signed) }, .datatype)
+        default:
+            throw StoreError(.unsupportedType, file: path, object: name, reason: "holds \(type) values, which cannot be converted")
+        }
+        try memoryBudget.check(elements: count, of: width, file: path, object: name, what: "reading its \(format(shape)) \(type) values")
+        var bytes = [UInt8](repeating: 0, count: count * width)
+        if count > 0 {
+            _ = try call("read the values", name) {
+                bytes.withUnsafeMutableBytes { H5Dread(dataset.id, memory.id, gc_all_space(), gc_all_space(), gc_default_plist(), $0.baseAddress) }
+            }
+        }
+        return StoredValues(elementType: type, shape: shape, storage: .bytes(bytes))
+    }
+
+    private func readStrings(_ dataset: HDF5Handle, _ stored: HDF5Handle, _ count: Int, _ name: String) throws -> [[UInt8]] {
+        guard count > 0 else { return [] }
+        let space = try HDF5Handle(call("read the shape", name) { H5Dget_space(dataset.id) }, .dataspace)
+        if HDF5Library.locked({ H5Tis_variable_str(stored.id) }) > 0 {
+            try memoryBudget.check(elements: count, of: MemoryLayout<UnsafeMutablePointer<CChar>?>.stride, file: path, object: name,
+                                   what: "reading its strings")
+            let memory = try HDF5Handle(call("make a string type", name) { H5Tcopy(gc_c_string()) }, .datatype)
+            _ = try call("make a string type", name) { H5Tset_size(memory.id, gc_variable_size()) }
+            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+            _ = try call("read the values", name) {
+                H5Dread(dataset.id, memory.id, gc_all_space(), gc_all_space(), gc_default_plist(), &pointers)
+            }
+            defer { _ = HDF5Library.locked { gc_reclaim(memory.id, space.id, &pointers) } }
+            return pointers.map { pointer in
+                guard let pointer else { return [] }
+                return Array(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
+            }
+        }
+        let size = HDF5Library.locked { H5Tget_size(stored.id) }
+        let padding = HDF5Library.locked { H5Tget_strpad(stored.id) }
+        try memoryBudget.check(elements: count, of: size, file: path, object: name, what: "reading its strings")
+        var bytes = [UInt8](repeating: 0, count: count * size)
+        _ = try call("read the values", name) {
+            bytes.withUnsafeMutableBytes { H5Dread(dataset.id, stored.id, gc_all_space(), gc_all_space(), gc_default_plist(), $0.baseAddress) }
+        }
+        return (0..<count).map { index in
+            var element = Array(bytes[(index * size)..<((index + 1) * size)])
+            switch padding {
+            case H5T_STR_NULLTERM: if let end = element.firstIndex(of: 0) { element.removeSubrange(end...) }
+            case H5T_STR_SPACEPAD: while element.last == 0x20 { element.removeLast() }
+            default: while element.last == 0 { element.removeLast() }
+            }
+            return element
+        }
+    }
 }
 
 /// Row-block transfers shared by reading and writing: select rows of a rank-2 dataset, or the whole of a

@@ -29,11 +29,86 @@ public protocol TensorSource: AnyObject {
     /// Names of the variables the format itself marks as optimizer state (a checkpoint's optimizer
     /// slots), so that no optimizer moment named like a model variable is taken for one.
     func optimizerState() throws -> Set<String>
+    /// Reads every value of variable `name`, whatever its element type and rank: fixed-width elements as
+    /// little-endian bytes (row-major), strings as byte strings. The format-neutral way to copy a tensor
+    /// between formats; the memory budget bounds what it allocates.
+    func readAll(_ name: String) throws -> StoredValues
+}
+
+/// Every value of one variable, as a source stores it, in a form any sink can write: the element type,
+/// the shape and either fixed-width little-endian bytes or byte strings.
+public struct StoredValues: Sendable, Equatable {
+    /// The values themselves.
+    public enum Storage: Sendable, Equatable {
+        /// Row-major elements, each in little-endian byte order (complex numbers as two little-endian
+        /// parts, bool as one byte 0 or 1).
+        case bytes([UInt8])
+        /// Row-major strings, as bytes (they need not be UTF-8).
+        case strings([[UInt8]])
+    }
+
+    /// The element type, as `Variable.elementType` reports it (`.other("bool")`, `.other("bfloat16")` ...).
+    public var elementType: ElementType
+    /// `[]` for a scalar.
+    public var shape: [Int]
+    /// The values.
+    public var storage: Storage
+
+    public init(elementType: ElementType, shape: [Int], storage: Storage) {
+        self.elementType = elementType
+        self.shape = shape
+        self.storage = storage
+    }
+
+    /// Why a source without a reader of its own (the default `readAll`) refuses a tensor; a sink adds
+    /// ` into FORMAT`.
+    public static func onlyFloats(from format: String) -> String {
+        "only float tensors of rank 1 or 2 can be copied from \(format)"
+    }
+
+    /// The number of elements the shape holds.
+    public var elementCount: Int { shape.reduce(1, *) }
+
+    /// Bytes of one element for a fixed-width type: floats, integers, `bool` (1), `bfloat16` (2),
+    /// `complex64` (8), `complex128` (16), quantized and narrow types by TensorFlow's in-memory size; nil for
+    /// strings and anything without a fixed width.
+    public static func width(of type: ElementType) -> Int? {
+        switch type {
+        case .float(let bits) where [16, 32, 64].contains(bits): return bits / 8
+        case .integer(let bits, _) where [8, 16, 32, 64].contains(bits): return bits / 8
+        case .other(let name):
+            switch name {
+            case "bool", "qint8", "quint8", "float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz",
+                 "float8_e5m2fnuz", "int4", "uint4", "int2", "uint2", "float4_e2m1fn": return 1
+            case "bfloat16", "qint16", "quint16": return 2
+            case "qint32": return 4
+            case "complex64": return 8
+            case "complex128": return 16
+            default: return nil
+            }
+        default: return nil
+        }
+    }
 }
 
 extension TensorSource {
     /// None: a format without optimizer records (HDF5: discovery knows Keras's optimizer groups by name).
     public func optimizerState() throws -> Set<String> { [] }
+
+    /// For a source without a reader of its own: float variables of rank 1 or 2, through `readRawRows`.
+    public func readAll(_ name: String) throws -> StoredValues {
+        guard let variable = try variables().first(where: { $0.name == name }) else {
+            throw StoreError(.invalidRequest, file: path, object: name, reason: "is not a variable of this file")
+        }
+        guard let width = variable.elementType.byteWidth, (1...2).contains(variable.shape.count) else {
+            throw StoreError(.unsupportedType, file: path, object: name, reason: StoredValues.onlyFloats(from: formatName))
+        }
+        try memoryBudget.check(elements: variable.elementCount, of: width, file: path, object: name, what: "reading its values")
+        var bytes = [UInt8](repeating: 0, count: variable.elementCount * width)
+        let rows = variable.shape.count == 2 ? variable.shape[0] : 1
+        try bytes.withUnsafeMutableBytes { try readRawRows(name, rows: 0..<rows, into: $0) }
+        return StoredValues(elementType: variable.elementType, shape: variable.shape, storage: .bytes(bytes))
+    }
 
     /// Reads a float variable into `Scalar`.
     public func read<Scalar: StoredFloat>(_ name: String) throws -> Tensor<Scalar> {
@@ -63,10 +138,16 @@ public protocol TensorSink: AnyObject {
                         skip: (String) -> Bool) throws
     /// Sets a string attribute on `object` (`""` is the file itself).
     func setStringAttribute(_ name: String, _ value: String, on object: String) throws
+    /// What the sink could not keep and said so instead of failing (one line each); empty for HDF5.
+    var notes: [String] { get }
     /// Completes the file and publishes it at `path` in one step.
     func finish() throws
     /// Removes whatever was written, unless `finish()` published it.
     func discard()
+}
+
+extension TensorSink {
+    public var notes: [String] { [] }
 }
 
 /// A Swift float type that a float variable can be read into: `Float` or `Double`.
