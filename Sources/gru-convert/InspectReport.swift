@@ -62,7 +62,7 @@ struct InspectReport: Encodable {
             uniquingKeysWith: { first, _ in first })
         elementCounts = inventory.variables.map(\.elementCount)
         slotKinds = inventory.cells.map { cell in
-            Array(Set(cell.slots.map { slotKind($0) })).sorted()
+            Array(Set(cell.slots.map { slotKind($0, of: cell) })).sorted()
         }
     }
 
@@ -112,10 +112,20 @@ private func shapeText(_ shape: [Int]) -> String {
     "[" + shape.map(String.init).joined(separator: ", ") + "]"
 }
 
-/// The optimizer's name for a slot: `Adam_1` for `rnn/gru_cell/gates/kernel/Adam_1:0`.
-private func slotKind(_ stored: String) -> String {
-    let last = stored.split(separator: "/").last.map(String.init) ?? stored
-    return last.split(separator: ":").first.map(String.init) ?? last
+/// The optimizer's name for a slot: `Adam_1` for `rnn/gru_cell/gates/kernel/Adam_1:0` (under its
+/// variable's path), `Adam/m` for `Adam/m/encoder_gru/gru_cell/kernel` (a tf-keras moment named after it),
+/// `momentum` for Keras 3's `adam/encoder_gru_gru_cell_kernel_momentum`.
+private func slotKind(_ stored: String, of cell: GRUCell) -> String {
+    let slot = stored.split(separator: ":").first.map(String.init) ?? stored
+    for variable in cell.storedNames.values {
+        let base = variable.split(separator: ":").first.map(String.init) ?? variable
+        if slot.hasPrefix(base + "/") { return String(slot.dropFirst(base.count + 1)) }
+        if slot.hasSuffix("/" + base) { return String(slot.dropLast(base.count + 1)) }
+        // Keras 3: `adam/<variable, "/" → "_">_<slot>`.
+        let flattened = String(base.map { $0 == "/" ? "_" : $0 }) + "_"
+        if let last = slot.split(separator: "/").last, last.hasPrefix(flattened) { return String(last.dropFirst(flattened.count)) }
+    }
+    return slot.split(separator: "/").last.map(String.init) ?? slot
 }
 
 private func plural(_ count: Int, _ noun: String) -> String {

@@ -37,15 +37,19 @@ import Testing
     }
 
     /// tf-keras's Adam moments are named like the model's variables (`Adam/m/encoder_gru/gru_cell/kernel`):
-    /// the checkpoint marks them as optimizer state, and discovery leaves them out of cells.
-    @Test func optimizerMomentsAreNeverCells() throws {
+    /// the checkpoint records whose slots they are, and discovery attaches them to that cell, never
+    /// taking them for a cell of their own.
+    @Test func optimizerMomentsAreSlotsNotCells() throws {
         let source = try open("tfk_object_adam")
-        let state = try source.optimizerState()
-        #expect(state.contains("Adam/m/encoder_gru/gru_cell/kernel") && state.contains("Adam/v/encoder_gru/gru_cell/bias"))
+        let owners = try source.slotOwners()
+        #expect(owners["Adam/m/encoder_gru/gru_cell/kernel"] == "encoder_gru/gru_cell/kernel")
         let inventory = try CellInventory(source)
         #expect(inventory.problems.isEmpty)
-        #expect(inventory.otherVariables.contains("Adam/m/encoder_gru/gru_cell/recurrent_kernel"))
-        // Negative control: without the checkpoint's record, the moments form a would-be cell.
+        let cell = try #require(inventory.cells.first)
+        #expect(cell.slots.count == 6 && cell.slots.contains("Adam/v/encoder_gru/gru_cell/bias"))
+        #expect(!inventory.otherVariables.contains { $0.hasPrefix("Adam/") && $0.contains("encoder_gru") })
+        #expect(inventory.otherVariables.contains("Adam/m/head/kernel"))   // the dense layer's moments stay other variables
+        // Negative control: without the checkpoint's record, the moments form would-be cells.
         let naive = CellInventory(variables: try source.variables())
         #expect(naive.cells.map(\.scope).contains("Adam/m/encoder_gru/gru_cell"))
     }

@@ -78,15 +78,16 @@ public struct CellInventory: Sendable {
     /// Top-level groups where Keras keeps optimizer state whose names copy the model's.
     static let optimizerGroups = ["optimizer_weights", "optimizer"]
 
-    /// Groups the variables of `source` into cells, problems and other variables, leaving out what the
-    /// source marks as optimizer state.
+    /// Groups the variables of `source` into cells, problems and other variables, with the optimizer
+    /// slots the source records attached to their variables' cells.
     public init(_ source: any TensorSource) throws {
-        self.init(variables: try source.variables(), optimizerState: try source.optimizerState())
+        self.init(variables: try source.variables(), slotOwners: try source.slotOwners())
     }
 
-    /// Groups `variables` into cells, problems and other variables; `optimizerState` names variables that
-    /// are never cell members (they stay other variables).
-    public init(variables: [Variable], optimizerState: Set<String> = []) {
+    /// Groups `variables` into cells, problems and other variables. `slotOwners` maps optimizer slots
+    /// that a format records (not under their variable's path) to their variables: they are never cell
+    /// members, and belong to their variable's cell.
+    public init(variables: [Variable], slotOwners: [String: String] = [:]) {
         self.variables = variables
         let names = variables.map { VariableName($0.name) }
         let byStored = Dictionary(variables.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -94,7 +95,7 @@ public struct CellInventory: Sendable {
 
         // 1. Every variable whose name ends in a layout tensor's name (the longest such name), grouped by the scope before it.
         var members: [String: [Member]] = [:]
-        for name in names where !optimizerState.contains(name.stored)
+        for name in names where slotOwners[name.stored] == nil
             && !Self.optimizerGroups.contains(where: { name.base.hasPrefix($0 + "/") }) {
             var best: (naming: String, relative: String, scope: String)?
             for (naming, relatives) in namings {
@@ -117,7 +118,9 @@ public struct CellInventory: Sendable {
         let memberBases = Set(members.values.joined().map(\.name.base))
         var slotsOf: [String: [VariableName]] = [:]
         for name in names {
-            if let owner = name.ancestors.first(where: memberBases.contains) {
+            if let recorded = slotOwners[name.stored] {
+                if memberBases.contains(VariableName(recorded).base) { slotsOf[VariableName(recorded).base, default: []].append(name) }
+            } else if let owner = name.ancestors.first(where: memberBases.contains) {
                 slotsOf[owner, default: []].append(name)
             }
         }

@@ -26,9 +26,10 @@ public protocol TensorSource: AnyObject {
     func attributeNames(of object: String) throws -> [String]
     /// The string attribute `attribute` of `object` (`""` is the file itself); nil when there is none.
     func stringAttribute(_ attribute: String, of object: String) throws -> String?
-    /// Names of the variables the format itself marks as optimizer state (a checkpoint's optimizer
-    /// slots), so that no optimizer moment named like a model variable is taken for one.
-    func optimizerState() throws -> Set<String>
+    /// The optimizer slots the format itself records, each by name with the name of the variable it
+    /// belongs to (a TF2 checkpoint's `Adam/m/encoder_gru/gru_cell/kernel` → `encoder_gru/gru_cell/kernel`),
+    /// so that no optimizer moment named like a model variable is taken for one.
+    func slotOwners() throws -> [String: String]
     /// Reads every value of variable `name`, whatever its element type and rank: fixed-width elements as
     /// little-endian bytes (row-major), strings as byte strings. The format-neutral way to copy a tensor
     /// between formats; the memory budget bounds what it allocates.
@@ -92,8 +93,9 @@ public struct StoredValues: Sendable, Equatable {
 }
 
 extension TensorSource {
-    /// None: a format without optimizer records (HDF5: discovery knows Keras's optimizer groups by name).
-    public func optimizerState() throws -> Set<String> { [] }
+    /// None: a format without optimizer records (HDF5: discovery knows slots stored under their variable's
+    /// path, and Keras's optimizer groups, by name).
+    public func slotOwners() throws -> [String: String] { [:] }
 
     /// For a source without a reader of its own: float variables of rank 1 or 2, through `readRawRows`.
     public func readAll(_ name: String) throws -> StoredValues {

@@ -67,7 +67,9 @@ extension TFCheckpointFile {
 }
 
 extension TFCheckpointFile {
-    /// The optimizer slots' names (`optimizerSlots()`): moments such as `Adam/m/encoder_gru/gru_cell/kernel`
-    /// are named like model variables and must never be taken for them.
-    public func optimizerState() throws -> Set<String> { Set(optimizerSlots().map(\.name)) }
+    /// The optimizer slots (`optimizerSlots()`) with their variables: moments such as
+    /// `Adam/m/encoder_gru/gru_cell/kernel` are named like model variables and must never be taken for them.
+    public func slotOwners() throws -> [String: String] {
+        Dictionary(optimizerSlots().map { ($0.name, $0.variable) }, uniquingKeysWith: { first, _ in first })
+    }
 }
