@@ -55,6 +55,7 @@ public struct StoredValues: Sendable, Equatable {
     /// The values.
     public var storage: Storage
 
+    /// Values of `elementType` and `shape`, held as `storage`.
     public init(elementType: ElementType, shape: [Int], storage: Storage) {
         self.elementType = elementType
         self.shape = shape
@@ -149,6 +150,7 @@ public protocol TensorSink: AnyObject {
 }
 
 extension TensorSink {
+    /// None: a sink that keeps everything has nothing to say.
     public var notes: [String] { [] }
 }
 

@@ -24,8 +24,9 @@ public final class TFCheckpointWriter: TensorSink {
     public var indexPath: String { path + ".index" }
     /// `PREFIX.data-00000-of-00001`.
     public var dataPath: String { path + ".data-00000-of-00001" }
-    /// The files actually written until `finish()`.
+    /// The index file actually written until `finish()`.
     public let temporaryIndexPath: String
+    /// The data file actually written until `finish()`.
     public let temporaryDataPath: String
     /// The attribute this tool writes on a split cell's scope; the one attribute a checkpoint sink leaves out.
     public static let layoutAttribute = "gru_convert_layout"
