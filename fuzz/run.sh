@@ -9,32 +9,58 @@
 # land in fuzz/findings/ (copy the ones worth keeping to fuzz/regressions/, where a test runs each through
 # the command line); the growing corpus stays in fuzz/corpus/ (not committed). The build goes to
 # .build-fuzz/ at the top of the repository (ignored by git).
+#
+# `fuzz/run.sh SECONDS checkpoint` fuzzes the TensorFlow checkpoint reader instead (gru-fuzz-checkpoint:
+# each input becomes PREFIX.index, data shards and optionally a `checkpoint` state file; the layout is in
+# its main.swift), seeded with every fixture checkpoint (fuzz/checkpoint-seeds/, made by its make_seeds.py)
+# and every committed checkpoint regression (fuzz/checkpoint-regressions/*/, one checkpoint per folder,
+# turned back into the input layout). Its corpus is fuzz/corpus-checkpoint/ and its findings go to
+# fuzz/findings-checkpoint/ (neither committed); make_seeds.py --from-finding turns a finding into a
+# checkpoint folder for fuzz/checkpoint-regressions/.
 #   fuzz/run.sh 3600
+#   fuzz/run.sh 3600 checkpoint
+#   GRU_FUZZ_TRACE=1 SWIFT_BACKTRACE=enable=no .build-fuzz/debug/gru-fuzz-checkpoint FILE...   # replay inputs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
+target=${2:-hdf5}
+case "$target" in
+    hdf5) product=gru-fuzz corpus=fuzz/corpus findings=fuzz/findings ;;
+    checkpoint) product=gru-fuzz-checkpoint corpus=fuzz/corpus-checkpoint findings=fuzz/findings-checkpoint ;;
+    *) echo "usage: fuzz/run.sh [SECONDS] [hdf5|checkpoint]" >&2; exit 2 ;;
+esac
 libfuzzer=$(ls /opt/swift/usr/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a 2>/dev/null | head -1 || true)
 [ -n "$libfuzzer" ] || libfuzzer=$(ls "$(dirname "$(dirname "$(command -v swiftc)")")"/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-"$(uname -m)".a | head -1)
-swift build --package-path fuzz/harness --scratch-path .build-fuzz --product gru-fuzz \
+swift build --package-path fuzz/harness --scratch-path .build-fuzz --product "$product" \
     -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
     -Xcc -fsanitize=address -Xcc -fsanitize=fuzzer-no-link \
     -Xlinker "$libfuzzer" -Xlinker --undefined=LLVMFuzzerRunDriver -Xlinker --export-dynamic -Xlinker -lstdc++
-mkdir -p fuzz/corpus fuzz/findings
+mkdir -p "$corpus" "$findings"
 # Seeds, each under a name that says where it came from (two folders may hold files of the same name).
 seed() {
     local prefix=$1; shift
     for file in "$@"; do
         [ -f "$file" ] || continue
-        cp -n "$file" "fuzz/corpus/$prefix-$(basename "$file")" 2>/dev/null || true   # kept from an earlier run
+        cp -n "$file" "$corpus/$prefix-$(basename "$file")" 2>/dev/null || true   # kept from an earlier run
     done
 }
-seed tf fixtures/*.h5
-seed tf-mistakes fixtures/mistakes/*.h5
-seed bad fixtures/bad/*
-seed keras fixtures/keras/*.h5
-seed keras-mistakes fixtures/keras/mistakes/*.h5
-seed with-reference fuzz/seeds/*.h5     # cells and their reference runs in one file (fuzz/seeds/make_seeds.py)
-cp -n fuzz/regressions/* fuzz/corpus/ 2>/dev/null || true
-ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
-    .build-fuzz/debug/gru-fuzz fuzz/corpus -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=2048 \
-    -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 -artifact_prefix=fuzz/findings/ -print_final_stats=1
+if [ "$target" = hdf5 ]; then
+    seed tf fixtures/*.h5
+    seed tf-mistakes fixtures/mistakes/*.h5
+    seed bad fixtures/bad/*
+    seed keras fixtures/keras/*.h5
+    seed keras-mistakes fixtures/keras/mistakes/*.h5
+    seed with-reference fuzz/seeds/*.h5     # cells and their reference runs in one file (fuzz/seeds/make_seeds.py)
+    cp -n fuzz/regressions/* "$corpus"/ 2>/dev/null || true
+else
+    seed checkpoint fuzz/checkpoint-seeds/*.bin   # every fixture checkpoint (fuzz/checkpoint-seeds/make_seeds.py)
+    for folder in fuzz/checkpoint-regressions/*/; do
+        [ -d "$folder" ] || continue
+        python3 fuzz/checkpoint-seeds/make_seeds.py --one "$folder" "$corpus/regression-$(basename "$folder")"
+    done
+fi
+# Swift's own crash backtracer off: under AddressSanitizer it reports itself (memserver_read) instead of
+# the trap; without it libFuzzer prints the trap's stack.
+SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+    .build-fuzz/debug/"$product" "$corpus" -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=2048 \
+    -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 -artifact_prefix="$findings"/ -print_final_stats=1

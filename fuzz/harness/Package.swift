@@ -1,10 +1,13 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// gru-fuzz: the libFuzzer harness over everything that reads a file. A package of its own, outside what a
-// user builds; fuzz/run.sh builds it with AddressSanitizer and coverage and links libFuzzer's driver
-// (a plain `swift build` links none, and the binary then says how to build it).
+// gru-fuzz: the libFuzzer harness over everything that reads a file (HDF5); gru-fuzz-checkpoint: the same
+// over TensorFlow checkpoints (each input is an index, data shards and a state file, see its main.swift).
+// A package of its own, outside what a user builds; fuzz/run.sh builds either with AddressSanitizer and
+// coverage and links libFuzzer's driver (a plain `swift build` links none, and the binary then says how to
+// build it).
 //   fuzz/run.sh 600
+//   fuzz/run.sh 3600 checkpoint
 let package = Package(
     name: "gru-fuzz",
     dependencies: [
@@ -13,6 +16,14 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "gru-fuzz",
+            dependencies: [
+                .product(name: "GRUCore", package: "gru-convert"),
+                .product(name: "TensorStore", package: "gru-convert"),
+                .product(name: "GRUTools", package: "gru-convert"),
+            ]
+        ),
+        .executableTarget(
+            name: "gru-fuzz-checkpoint",
             dependencies: [
                 .product(name: "GRUCore", package: "gru-convert"),
                 .product(name: "TensorStore", package: "gru-convert"),
