@@ -75,7 +75,7 @@ struct Convert: ParsableCommand {
     enum Names: String, ExpressibleByArgument, CaseIterable { case keep, tf, legacy }
 
     func run() throws {
-        let file = try openStore(input, external: external, memory: memory)
+        let file = try openStore(input, external: external, budget: memory.budget)
         let options = ConversionOptions(target: to == .explicit ? .explicit : .fused,
                                         names: NameStyle(rawValue: names.rawValue)!, cells: cells,
                                         flatOutput: SafeOutput.isCheckpoint(output))

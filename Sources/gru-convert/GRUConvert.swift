@@ -78,6 +78,9 @@ enum ExitStatus {
     static let success: Int32 = 0
     static let notEquivalent: Int32 = 1
     static let badInput: Int32 = 2
+    /// The work failed for a reason that is not the input's: killed (perhaps for want of memory), or a
+    /// crash in gru-convert's own code.
+    static let failure: Int32 = 3
 }
 
 /// Writes one diagnostic line to stderr, prefixed `error: ` unless the text already carries it.

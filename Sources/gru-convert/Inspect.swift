@@ -14,21 +14,39 @@ struct Inspect: ParsableCommand {
             without ':0'. Keras optimizer state (optimizer_weights/, optimizer/) is never taken for cells. \
             Would-be cells whose shapes or types disagree are listed as problems, with the reason.
 
+            FILE is an HDF5 file or a TensorFlow checkpoint (its prefix, its .index file, a data file \
+            or the directory holding its `checkpoint` file); of a checkpoint only the index is read.
+
             Examples:
               gru-convert inspect fixtures/gru_adam.h5
+              gru-convert inspect fixtures/checkpoints/tf1_adam/model.ckpt
               gru-convert inspect model.h5 --format json | jq '.cells[].scope'
             """
     )
 
-    @Argument(help: "The HDF5 checkpoint to read.")
+    @Argument(help: "The HDF5 file or TensorFlow checkpoint to read.")
     var file: String
 
     @OptionGroup var output: FormatOptions
 
     @OptionGroup var external: ExternalOption
 
+    @Option(name: .customLong("max-memory"),
+            help: ArgumentHelp("Refuse files whose names and shapes alone would need more memory than this (512M, 4G, ...; default: 1G).",
+                               valueName: "SIZE"))
+    var maxMemory: String?
+
+    /// The budget given, or 1 GiB: names and shapes need little.
+    var budget: MemoryBudget { maxMemory.flatMap(MemoryBudget.init(parsing:)) ?? MemoryBudget(bytes: 1 << 30) }
+
+    func validate() throws {
+        if let maxMemory, MemoryBudget(parsing: maxMemory) == nil {
+            throw ValidationError("--max-memory takes a size such as 512M or 4G, not '\(maxMemory)'")
+        }
+    }
+
     func run() throws {
-        let checkpoint = try openStore(file, external: external)
+        let checkpoint = try openStore(file, external: external, budget: budget)
         let report = InspectReport(file: file, inventory: try CellInventory(checkpoint))
         switch output.format {
         case .json: try printJSON(report)

@@ -2,6 +2,7 @@ import CProcess
 import GRUTools
 import TensorStore
 import Glibc
+import Synchronization
 
 /// A subcommand that reads checkpoint files, and the files it reads (for the message if one crashes the
 /// HDF5 library) and the output it writes (whose temporary file is removed after such a crash).
@@ -29,26 +30,71 @@ enum Isolation {
         getenv("GRU_CONVERT_STALL_SECONDS").flatMap { Double(String(cString: $0)) } ?? 120
     }
 
-    /// Copies the number of HDF5 calls made (`HDF5Calls.count`) into `counter`, memory the parent watches,
-    /// every 50 ms from a thread of its own until the process ends: the library keeps only the count.
-    static func publishCallCount(into counter: UnsafeMutablePointer<UInt64>) {
+    /// What the child publishes to its parent in shared memory: the number of HDF5 calls made, whether
+    /// one is under way (both copied every 50 ms by a thread of the child's own), and where a crash struck.
+    struct Watch {
+        let words: UnsafeMutablePointer<UInt64>
+        /// `HDF5Calls.count`.
+        var calls: UInt64 { words[0] }
+        /// 1 while an HDF5 call is under way.
+        var inCall: Bool { words[1] != 0 }
+        /// `Place` of a crash: unknown (the handler did not run), in this package's code, or in libhdf5.
+        var crash: Place { Place(rawValue: words[2]) ?? .unknown }
+
+        enum Place: UInt64 { case unknown = 0, outsideHDF5 = 1, insideHDF5 = 2 }
+    }
+
+    /// Copies the number of HDF5 calls made and whether one is under way into `words[0]` and `words[1]`,
+    /// memory the parent watches, every 50 ms from a thread of its own until the process ends: the
+    /// library keeps only the statistics.
+    static func publishCalls(into words: UnsafeMutablePointer<UInt64>) {
         var thread = pthread_t()
         let started = pthread_create(&thread, nil, { argument in
-            let counter = argument!.assumingMemoryBound(to: UInt64.self)
+            let words = argument!.assumingMemoryBound(to: UInt64.self)
             while true {
-                counter.pointee = HDF5Calls.count
+                words[0] = HDF5Calls.count
+                words[1] = HDF5Calls.underWay ? 1 : 0
                 usleep(50_000)
             }
-        }, UnsafeMutableRawPointer(counter))
+        }, UnsafeMutableRawPointer(words))
         if started == 0 { pthread_detach(thread) }
+    }
+
+    /// In the child: a crash signal records in `words[2]` whether an HDF5 call was under way (on a stack of
+    /// its own, so that a stack overflow is recorded too), then ends the child with that signal, quietly
+    /// (no Swift backtrace: the parent reports it).
+    static func recordCrashes(into words: UnsafeMutablePointer<UInt64>) {
+        crashRecord = words + 2
+        _ = HDF5Calls.underWay                     // initialised before any handler reads them
+        _ = childIsExiting.load(ordering: .relaxed)
+        let size = 256 << 10
+        if let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), memory != MAP_FAILED {
+            var stack = stack_t(ss_sp: memory, ss_flags: 0, ss_size: size)
+            _ = sigaltstack(&stack, nil)
+        }
+        for crash in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { signal in
+                // libhdf5's own exit handler (H5_term_library) runs after the work: a heap it damaged
+                // earlier can bring the crash there.
+                let inside = HDF5Calls.underWay || (childIsExiting.load(ordering: .relaxed) && HDF5Calls.count > 0)
+                crashRecord?.pointee = inside ? Watch.Place.insideHDF5.rawValue : Watch.Place.outsideHDF5.rawValue
+                _ = Glibc.signal(signal, SIG_DFL)
+                _ = raise(signal)
+            }
+            action.sa_flags = Int32(SA_ONSTACK)
+            sigemptyset(&action.sa_mask)
+            _ = sigaction(crash, &action, nil)
+        }
     }
 
     static func run(_ reader: ReadsCheckpoints, _ work: () -> Int32) -> Int32 {
         if getenv("GRU_CONVERT_IN_PROCESS") != nil { return work() }
-        guard let shared = mmap(nil, 8, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
+        guard let shared = mmap(nil, 24, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
               shared != MAP_FAILED else { return work() }
-        let counter = shared.bindMemory(to: UInt64.self, capacity: 1)
-        counter.pointee = 0
+        let words = shared.bindMemory(to: UInt64.self, capacity: 3)
+        words.initialize(repeating: 0, count: 3)
+        let watch = Watch(words: words)
         // SIGCHLD blocked, so the parent can sleep until the child ends (sigtimedwait), waking only to
         // look at the count: no polling delay on the way out.
         var childSignal = sigset_t(), previous = sigset_t()
@@ -68,9 +114,7 @@ enum Isolation {
             ProgressLine.descriptor = dup(STDERR_FILENO)
             dup2(channel[1], STDERR_FILENO)
             close(channel[1])
-            // A crash in the child should end it quietly (the parent reports it), without the Swift
-            // runtime's backtrace on stderr.
-            for crash in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT] { _ = Glibc.signal(crash, SIG_DFL) }
+            recordCrashes(into: words)
             // And it should not outlive the parent: `kill -9` on the tool stops the work.
             _ = gp_die_with_parent()
             sigprocmask(SIG_SETMASK, &previous, nil)
@@ -81,8 +125,10 @@ enum Isolation {
                 var bound = rlimit(rlim_cur: rlim_t(limit), rlim_max: rlim_t(limit))
                 _ = setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &bound)
             }
-            publishCallCount(into: counter)
-            exit(work())                           // exit flushes what the child printed
+            publishCalls(into: words)
+            let status = work()
+            childIsExiting.store(true, ordering: .relaxed)
+            exit(status)                           // exit flushes what the child printed
         }
         close(channel[1])
         var collected: [UInt8] = []
@@ -96,15 +142,17 @@ enum Isolation {
         }
         defer { close(channel[0]) }
         var status: Int32 = 0
-        var seen = counter.pointee, lastProgress = now(), stalled = false
+        var seen = watch.calls, lastProgress = now(), stalled = false
         while true {
             drain()
             let done = waitpid(child, &status, WNOHANG)
             if done == child || (done < 0 && errno != EINTR) { break }
             var wait = timespec(tv_sec: 0, tv_nsec: 200_000_000)
             _ = sigtimedwait(&childSignal, nil, &wait)
-            let count = counter.pointee
-            if count != seen {
+            // Only time spent inside one HDF5 call counts: a long conversion or verification in this
+            // package's own code (a large checkpoint has no HDF5 call at all) is not a stall.
+            let count = watch.calls
+            if count != seen || !watch.inCall {
                 (seen, lastProgress) = (count, now())
             } else if now() - lastProgress > stallSeconds {
                 stalled = true
@@ -113,7 +161,8 @@ enum Isolation {
                 break
             }
         }
-        munmap(shared, 8)
+        let place = watch.crash
+        munmap(shared, 24)
         if stalled {
             if let output = reader.outputFile { unlink(SafeOutput.temporaryPath(for: output, process: child)) }
             let files = reader.inputFiles.joined(separator: ", ")
@@ -134,13 +183,31 @@ enum Isolation {
         // `ls` or `grep`: the reader left, nothing is wrong with the file.
         if signal == SIGINT || signal == SIGTERM || signal == SIGHUP || signal == SIGPIPE { return 128 + signal }
         let name = [SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGFPE: "SIGFPE", SIGILL: "SIGILL",
-                    SIGKILL: "SIGKILL, perhaps out of memory"][signal] ?? "signal \(signal)"
+                    SIGTRAP: "SIGTRAP", SIGKILL: "SIGKILL"][signal] ?? "signal \(signal)"
         let files = reader.inputFiles.joined(separator: ", ")
-        printError("\(files): the HDF5 library crashed while reading \(reader.inputFiles.count == 1 ? "this file" : "these files") "
-                   + "(\(name)); \(reader.inputFiles.count == 1 ? "it is" : "one of them is") malformed")
-        return ExitStatus.badInput
+        let one = reader.inputFiles.count == 1
+        let nothingWritten = reader.outputFile == nil ? "" : "; nothing was written"
+        switch (place, signal) {
+        case (.insideHDF5, _):
+            printError("\(files): the HDF5 library crashed while reading \(one ? "this file" : "these files") "
+                       + "(\(name)); \(one ? "it is" : "one of them is") malformed")
+            return ExitStatus.badInput
+        case (_, SIGKILL):
+            printError("\(files): the work was killed (SIGKILL) while reading \(one ? "this file" : "these files"), "
+                       + "perhaps for want of memory\(nothingWritten)")
+            return ExitStatus.failure
+        default:
+            printError("\(files): gru-convert crashed (\(name)) while working on \(one ? "this file" : "these files"): "
+                       + "a bug in gru-convert, not in the file; please report it with the file\(nothingWritten)")
+            return ExitStatus.failure
+        }
     }
 }
+
+/// Where the crash handler of the child writes (`Isolation.recordCrashes`); set once before any handler runs.
+nonisolated(unsafe) private var crashRecord: UnsafeMutablePointer<UInt64>?
+/// Set in the child when its work is done and exit handlers (libhdf5's among them) are about to run.
+private let childIsExiting = Atomic<Bool>(false)
 
 private func now() -> Double {
     var t = timespec()
@@ -151,7 +218,7 @@ private func now() -> Double {
 extension Inspect: ReadsCheckpoints {
     var inputFiles: [String] { [file] }
     /// inspect reads names and shapes only; libhdf5 needs little for that.
-    var memoryBudget: MemoryBudget { MemoryBudget(bytes: 1 << 30) }
+    var memoryBudget: MemoryBudget { budget }
 }
 
 extension Verify: ReadsCheckpoints {

@@ -94,11 +94,11 @@ struct Verify: ParsableCommand {
         var verifier = Verifier(options: options)
         let progress = ProgressLine()
         verifier.progress = { index, count, scope in progress.show("verifying cell \(index + 1) of \(count): \(scope)") }
-        let checkpoint = try openStore(file, external: external, memory: memory)
-        let referenceFile = try reference.map { try openStore($0, external: external, memory: memory) }
+        let checkpoint = try openStore(file, external: external, budget: memory.budget)
+        let referenceFile = try reference.map { try openStore($0, external: external, budget: memory.budget) }
         let verdicts: [CellVerdict]
         if let other {
-            let counterpart = try openStore(other, external: external, memory: memory)
+            let counterpart = try openStore(other, external: external, budget: memory.budget)
             let named = pairs.map { pair -> (String, String) in
                 let parts = pair.split(separator: "=", omittingEmptySubsequences: false).map(String.init)
                 return (parts[0], parts[1])

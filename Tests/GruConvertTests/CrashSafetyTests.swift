@@ -95,3 +95,56 @@ import Testing
         #expect(left.count == 1 && left[0].hasPrefix(".out.h5.gru-convert-") && left[0].hasSuffix(".tmp"), "\(left)")
     }
 }
+
+/// A crash is blamed where it happened: in libhdf5 it is the file's fault (status 2, pinned for the fuzz
+/// finds in HostileFileTests); anywhere else it is gru-convert's or the machine's (status 3), never the
+/// input's. A checkpoint is read without a single HDF5 call, so a signal that ends the work on one lands
+/// outside libhdf5.
+@Suite(.serialized) struct CrashBlameTests {
+    static let checkpoint: String = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("blame-\(UUID())")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let prefix = directory.appendingPathComponent("large.ckpt").path
+        _ = try? GRUConvertBinary.run(["convert", Fixtures.path("bad/large_sparse.h5"), prefix])
+        return prefix
+    }()
+
+    /// Starts a long verify of the 2,048-unit checkpoint, sends `signal` to its working child once the
+    /// work is under way, and returns the status and stderr.
+    func verify(endedBy signal: Int32) throws -> (status: Int32, stderr: String) {
+        #expect(FileManager.default.fileExists(atPath: Self.checkpoint + ".index"))
+        let process = Process()
+        process.executableURL = GRUConvertBinary.url
+        process.arguments = ["verify", Self.checkpoint]
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        let parent = process.processIdentifier
+        var child: Int32? = nil
+        let deadline = Date().addingTimeInterval(20)
+        while child == nil && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            let text = (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)) ?? ""
+            child = text.split(separator: " ").first.flatMap { Int32($0) }
+        }
+        Thread.sleep(forTimeInterval: 0.5)         // reading or running the cell: no HDF5 call either way
+        kill(try #require(child), signal)
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, stderr.replacingOccurrences(of: Self.checkpoint, with: "FILE"))
+    }
+
+    @Test func aCrashOutsideLibhdf5IsGruConvertsNotTheFiles() throws {
+        let result = try verify(endedBy: SIGSEGV)
+        #expect(result.status == 3)
+        #expect(result.stderr == "error: FILE: gru-convert crashed (SIGSEGV) while working on this file: a bug in gru-convert, "
+                + "not in the file; please report it with the file\n")
+    }
+
+    @Test func aKilledChildIsNotBlamedOnTheFile() throws {
+        let result = try verify(endedBy: SIGKILL)
+        #expect(result.status == 3)
+        #expect(result.stderr == "error: FILE: the work was killed (SIGKILL) while reading this file, perhaps for want of memory\n")
+    }
+}

@@ -195,17 +195,36 @@ import Testing
     // MARK: - Table blocks and files
 
     static let keys: [[UInt8]] = ["", "a", "ab", "abc", "abd", "b", "ba", "bab", "c"].map { Array($0.utf8) }
+    nonisolated(unsafe) static var unlimited = Int.max
+
     static func pairs(_ keys: [[UInt8]] = keys) -> [([UInt8], [UInt8])] { keys.map { ($0, Array("v:".utf8) + $0) } }
 
     @Test func blocksUndoPrefixCompressionWithRestarts() throws {
         for interval in [1, 2, 3, 16] {
             let block = TFTableBuilder.block(Self.pairs(), restartInterval: interval)
-            let entries = try SSTable.entries(of: block, what: "block")
+            let entries = try SSTable.entries(of: block, what: "block", budget: &Self.unlimited)
             #expect(entries.map(\.key) == Self.keys)
             #expect(entries.map(\.value) == Self.pairs().map(\.1))
         }
         // Negative control: the same entries with interval 16 store fewer key bytes than with interval 1.
         #expect(TFTableBuilder.block(Self.pairs(), restartInterval: 16).count < TFTableBuilder.block(Self.pairs(), restartInterval: 1).count)
+    }
+
+    @Test func keysGrownByPrefixCompressionAreChargedToTheBudget() throws {
+        // 2,000 keys of one restart run, each the previous plus one byte: a 12 KB block spelling 2 MB of keys.
+        let growing = (1...2_000).map { [UInt8](repeating: UInt8(ascii: "a"), count: $0) }
+        let block = TFTableBuilder.block(growing.map { ($0, [0]) }, restartInterval: 1_000_000)
+        #expect(block.count < 20_000)
+        var tight = 1 << 20
+        let error = #expect(throws: SSTable.Failure.self) { try SSTable.entries(of: block, what: "block", budget: &tight) }
+        #expect(error?.tooLarge == true)
+        // 64 + 4k + 1 bytes are charged for the k-byte key: 1,047,067 for the first 707 keys, 1,049,964 with the 708th.
+        #expect(error?.reason == "block: the entry at byte 4114 has a key of 708 bytes; with the keys before it, prefix compression "
+                + "undone, more than the memory budget left for the index (--max-memory)")
+        // Negative control: with room for four copies of the keys (and the values) it reads.
+        var enough = 16 << 20
+        #expect(try SSTable.entries(of: block, what: "block", budget: &enough).count == growing.count)
+        #expect(enough < 16 << 20 - 4 * (2_000 * 2_001 / 2))
     }
 
     @Test func damagedBlocksAreRefused() throws {
@@ -214,7 +233,7 @@ import Testing
         func damaged(_ change: (inout [UInt8]) -> Void) -> String? {
             var block = good
             change(&block)
-            return (#expect(throws: SSTable.Failure.self) { try SSTable.entries(of: block, what: "block") })?.reason
+            return (#expect(throws: SSTable.Failure.self) { try SSTable.entries(of: block, what: "block", budget: &Self.unlimited) })?.reason
         }
         #expect(damaged { $0 = [1, 0] } == "block: 2 bytes, too small to hold its restart count")
         #expect(damaged { $0.replaceSubrange($0.count - 4..<$0.count, with: TFWire.fixed32(1000)) }
@@ -227,7 +246,7 @@ import Testing
         // The first entry's value length runs past the entries.
         #expect(damaged { $0[2] = 120 } == "block: an entry of 0 key and 120 value bytes runs past the entries' end at byte \(restartArray) at byte 0")
         // Negative control: the good block reads.
-        #expect(try SSTable.entries(of: good, what: "block").count == Self.keys.count)
+        #expect(try SSTable.entries(of: good, what: "block", budget: &Self.unlimited).count == Self.keys.count)
     }
 
     @Test func tablesFollowTheIndexThroughEveryBlock() throws {

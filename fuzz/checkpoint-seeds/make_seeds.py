@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""Seeds for gru-fuzz-checkpoint: every checkpoint under fixtures/checkpoints/ (the TensorFlow-made ones and
-the damaged copies in bad/) in the harness's input layout, one file each, in this folder.
+"""Seeds for gru-fuzz-checkpoint: every checkpoint under fixtures/checkpoints/ (the TensorFlow-made ones, the
+damaged copies in bad/, and those this tool wrote in written/, several prefixes to a folder there) in the
+harness's input layout, one file each, in this folder; and two made here
+from tf1_single for what no fixture has: its tensors as float16 (synthetic-float16), and a header with
+bad_consumers and unknown fixed32/fixed64 fields (synthetic-header-fields).
 
 The layout (fuzz/harness/Sources/gru-fuzz-checkpoint/main.swift reads it; every length is clipped to what
 is left of the input):
@@ -22,6 +25,8 @@ import re
 import struct
 import sys
 
+sys.dont_write_bytecode = True  # nothing written beside the fixtures' helpers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DATA = re.compile(r"^(.*)\.data-(\d{5})-of-(\d{5})$")
@@ -32,15 +37,23 @@ def read(path):
         return f.read()
 
 
-def encode(folder, state_file=True):
-    """One checkpoint folder (one prefix) in the input layout."""
+def prefixes(folder):
+    """The checkpoint prefixes of the files in `folder` (of an index or of data files)."""
+    names = os.listdir(folder)
+    return sorted({n[:-len(".index")] for n in names if n.endswith(".index")}
+                  | {m.group(1) for n in names if (m := DATA.match(n))})
+
+
+def encode(folder, state_file=True, prefix=None):
+    """One checkpoint of a folder in the input layout: its only prefix, or `prefix`."""
+    if prefix is None:
+        found = prefixes(folder)
+        if len(found) != 1:
+            raise SystemExit(f"{folder}: expected one checkpoint prefix, found {found}")
+        prefix = found[0]
     names = sorted(os.listdir(folder))
-    indexes = [n for n in names if n.endswith(".index")]
-    data = [(m.group(1), int(m.group(2)), int(m.group(3)), n) for n in names if (m := DATA.match(n))]
-    prefixes = {n[:-len(".index")] for n in indexes} | {d[0] for d in data}
-    if len(prefixes) != 1:
-        raise SystemExit(f"{folder}: expected one checkpoint prefix, found {sorted(prefixes)}")
-    prefix = prefixes.pop()
+    indexes = [n for n in names if n == prefix + ".index"]
+    data = [(m.group(1), int(m.group(2)), int(m.group(3)), n) for n in names if (m := DATA.match(n)) and m.group(1) == prefix]
     index = read(os.path.join(folder, prefix + ".index")) if indexes else b""
     flags = 0 if indexes else 2
     out = struct.pack("<I", len(index)) + index
@@ -102,6 +115,76 @@ def decode(data, folder):
         files += 1
 
 
+def read_varint(buf, position):
+    """fixtures/checkpoint_bytes.py's, imported late: only the synthetic seeds need fixtures/ on the path."""
+    sys.path.insert(0, os.path.join(ROOT, "fixtures"))
+    from checkpoint_bytes import read_varint as read
+    return read(buf, position)
+
+
+def proto_fields(value):
+    """(number, wire type, raw bytes of the whole field) of a protobuf message, for the fields used here."""
+    position, fields = 0, []
+    while position < len(value):
+        start = position
+        key, position = read_varint(value, position)
+        wire = key & 7
+        if wire == 0:
+            _, position = read_varint(value, position)
+        elif wire == 2:
+            length, position = read_varint(value, position)
+            position += length
+        elif wire == 5:
+            position += 4
+        elif wire == 1:
+            position += 8
+        else:
+            raise ValueError(f"wire type {wire}")
+        fields.append((key >> 3, wire, value[start:position]))
+    return fields
+
+
+def synthetic(folder, kind):
+    """tf1_single rewritten: as float16, or with a header that has more fields."""
+    sys.path.insert(0, os.path.join(ROOT, "fixtures"))
+    import tempfile
+    from checkpoint_bytes import Table, crc32c, mask, varint, write_table
+    entries = Table(read(os.path.join(folder, "model.ckpt.index"))).entries
+    data = read(os.path.join(folder, "model.ckpt.data-00000-of-00001"))
+    out_entries, out_data = [], bytearray()
+    for key, value in entries:
+        fields = proto_fields(value)
+        if key == b"" and kind == "header-fields":
+            version = bytes.fromhex("0801") + bytes.fromhex("1a0102")  # producer 1, bad_consumers [2] (packed)
+            value = bytes.fromhex("0801") + b"\x1a" + varint(len(version)) + version \
+                + b"\x49" + struct.pack("<Q", 7) + b"\x55" + struct.pack("<I", 7)
+        elif key and kind == "float16":
+            numbers = {n: raw for n, _, raw in fields}
+            offset = proto_value(numbers[4]) if 4 in numbers else 0
+            size = proto_value(numbers[5])
+            values = struct.unpack(f"<{size // 4}f", data[offset:offset + size])
+            half = struct.pack(f"<{len(values)}e", *values)
+            value = b"\x08\x13" + numbers[2] + b"\x20" + varint(len(out_data)) + b"\x28" + varint(len(half)) \
+                + b"\x35" + struct.pack("<I", mask(crc32c(half)))
+            out_data += half
+        out_entries.append((key, value))
+    scratch = tempfile.mkdtemp()
+    with open(os.path.join(scratch, "model.ckpt.index"), "wb") as f:
+        f.write(write_table(out_entries))
+    with open(os.path.join(scratch, "model.ckpt.data-00000-of-00001"), "wb") as f:
+        f.write(bytes(out_data) if kind == "float16" else data)
+    seed = encode(scratch)
+    for name in os.listdir(scratch):
+        os.unlink(os.path.join(scratch, name))
+    os.rmdir(scratch)
+    return seed
+
+
+def proto_value(raw):
+    """The varint value of a whole varint field (key byte first)."""
+    return read_varint(raw, 1)[0]
+
+
 def main():
     args = sys.argv[1:]
     if args[:1] == ["--one"] and len(args) == 3:
@@ -115,21 +198,34 @@ def main():
         raise SystemExit(__doc__)
     fixtures = os.path.join(ROOT, "fixtures", "checkpoints")
     written = 0
-    for group, label in [(fixtures, ""), (os.path.join(fixtures, "bad"), "bad-")]:
-        for name in sorted(os.listdir(group)):
+    # Checkpoints this tool wrote (when the fixtures have them): several prefixes loose in written/, each a
+    # seed of its own, and folders of one checkpoint like the others.
+    loose = os.path.join(fixtures, "written")
+    if os.path.isdir(loose):
+        for prefix in prefixes(loose):
+            with open(os.path.join(HERE, f"written-{prefix}.bin"), "wb") as f:
+                f.write(encode(loose, state_file=False, prefix=prefix))
+            written += 1
+    for group, label in [(fixtures, ""), (os.path.join(fixtures, "bad"), "bad-"), (loose, "written-")]:
+        for name in sorted(os.listdir(group)) if os.path.isdir(group) else []:
             folder = os.path.join(group, name)
-            if not os.path.isdir(folder) or name == "bad":
+            if not os.path.isdir(folder) or name in ("bad", "written"):
                 continue
             # The good ones with their state file (the directory is opened, and the state file's stale
-            # absolute path is followed by its base name); the damaged ones by their prefix.
-            seed = encode(folder, state_file=not label)
+            # absolute path is followed by its base name), and by their prefix; the damaged ones by their prefix.
+            seed = encode(folder, state_file=label != "bad-")
             with open(os.path.join(HERE, f"{label}{name}.bin"), "wb") as f:
                 f.write(seed)
             written += 1
-            if not label and os.path.isfile(os.path.join(folder, "checkpoint")):
-                with open(os.path.join(HERE, f"{name}-prefix.bin"), "wb") as f:
+            if label != "bad-" and os.path.isfile(os.path.join(folder, "checkpoint")):
+                with open(os.path.join(HERE, f"{label}{name}-prefix.bin"), "wb") as f:
                     f.write(encode(folder, state_file=False))
                 written += 1
+    single = os.path.join(fixtures, "tf1_single")
+    for kind in ["float16", "header-fields"]:
+        with open(os.path.join(HERE, f"synthetic-{kind}.bin"), "wb") as f:
+            f.write(synthetic(single, kind))
+        written += 1
     print(f"wrote {written} seeds to {os.path.relpath(HERE, ROOT)}")
 
 

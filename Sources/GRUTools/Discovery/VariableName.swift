@@ -10,7 +10,7 @@ struct VariableName: Hashable {
 
     init(_ stored: String) {
         self.stored = stored
-        if let colon = stored.lastIndex(of: ":") {
+        if let colon = stored.utf8.lastIndex(of: UInt8(ascii: ":")) {   // bytes: names can be long
             let digits = stored[stored.index(after: colon)...]
             if !digits.isEmpty, digits.allSatisfy(\.isASCIIDigit) {
                 base = String(stored[..<colon])
@@ -37,7 +37,7 @@ struct VariableName: Hashable {
     static func ancestors(of path: String) -> [String] {
         var result: [String] = []
         var rest = Substring(path)
-        while let slash = rest.lastIndex(of: "/") {
+        while let slash = rest.utf8.lastIndex(of: UInt8(ascii: "/")) {
             rest = rest[..<slash]
             result.append(String(rest))
         }

@@ -15,6 +15,8 @@ enum HDF5Library {
         lock.lock()
         defer { lock.unlock() }
         HDF5Calls.made.add(1, ordering: .relaxed)
+        HDF5Calls.open.add(1, ordering: .relaxed)
+        defer { HDF5Calls.open.subtract(1, ordering: .relaxed) }
         // Error-printing settings are per thread in thread-safe builds, so this is done every time.
         _ = gc_silence_errors()
         return try body()
@@ -97,12 +99,17 @@ private final class RecursiveLock: @unchecked Sendable {
     func unlock() { pthread_mutex_unlock(mutex) }
 }
 
-/// How many HDF5 calls this process has made through the chokepoint: a statistic, not a hook. A watcher
-/// that sees it stop moving while work is under way knows libhdf5 is stuck in one call (it can loop
-/// forever on a malformed file); the command line's child process publishes it to its parent.
+/// How many HDF5 calls this process has made through the chokepoint, and whether one is under way: a
+/// statistic, not a hook. A watcher that sees the count stop moving while a call is under way knows
+/// libhdf5 is stuck in that call (it can loop forever on a malformed file), and a crash during a call is
+/// libhdf5's; the command line's child process publishes both to its parent.
 public enum HDF5Calls {
     fileprivate static let made = Atomic<UInt64>(0)
+    fileprivate static let open = Atomic<Int>(0)
 
     /// The number of calls so far; safe to read from any thread, even while a call is under way.
     public static var count: UInt64 { made.load(ordering: .relaxed) }
+
+    /// True while an HDF5 call is under way; lock-free, so a signal handler may read it.
+    public static var underWay: Bool { open.load(ordering: .relaxed) > 0 }
 }

@@ -7,13 +7,18 @@ extension TensorSink {
             throw StoreError(.unsupportedType, file: source.path, object: variable.name,
                              reason: "only float tensors of rank 1 or 2 are copied by rows")
         }
-        try create(target, elementType: variable.elementType, shape: variable.shape)
-        guard variable.elementCount > 0 else { return }
+        guard variable.elementCount > 0 else {
+            return try create(target, elementType: variable.elementType, shape: variable.shape)
+        }
         let rows = variable.shape.count == 2 ? variable.shape[0] : 1
+        // One row of a declared shape can exceed what an Int holds: that is a budget refusal, not a trap.
+        try source.memoryBudget.check(elements: variable.shape.last!, of: width, file: source.path, object: variable.name,
+                                      what: "copying a row of it")
         let rowBytes = max(1, variable.shape.last! * width)
         let rowsPerBlock = max(1, (16 << 20) / rowBytes)
         try source.memoryBudget.check(elements: min(rows, rowsPerBlock), of: rowBytes, file: source.path, object: variable.name,
                                       what: "copying a block of its rows")
+        try create(target, elementType: variable.elementType, shape: variable.shape)
         var buffer = [UInt8](repeating: 0, count: min(rows, rowsPerBlock) * rowBytes)
         for start in stride(from: 0, to: rows, by: rowsPerBlock) {
             let block = start..<min(rows, start + rowsPerBlock)

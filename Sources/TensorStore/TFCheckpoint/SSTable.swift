@@ -1,3 +1,5 @@
+import Glibc
+
 /// The key/value pairs of a table file in TensorFlow's variant of the LevelDB table format (§2 of the
 /// format notes; no filter blocks), which is what a checkpoint's `.index` is.
 ///
@@ -26,6 +28,9 @@ struct SSTable {
         /// The value bytes.
         var value: [UInt8]
     }
+
+    /// Bytes charged to the budget for each entry besides its key and value (arrays, strings, map slots).
+    static let entryOverhead = 64
 
     /// Where a block lies: its offset and its size without the 5-byte trailer.
     struct BlockHandle: Hashable, Sendable {
@@ -75,7 +80,7 @@ struct SSTable {
         }
         var budget = limit
         let indexEntries = try Self.entries(of: try Self.block(index, in: file, what: "index block", budget: &budget).contents,
-                                            what: "index block at offset \(index.offset)")
+                                            what: "index block at offset \(index.offset)", budget: &budget)
         var previous: [UInt8]? = nil
         for (number, indexEntry) in indexEntries.enumerated() {
             var cursor = ByteCursor(indexEntry.value)
@@ -88,8 +93,8 @@ struct SSTable {
             dataBlocks.append(handle)
             let (contents, compressed) = try Self.block(handle, in: file, what: "data block \(number)", budget: &budget)
             if compressed { compressedBlocks += 1 }
-            for entry in try Self.entries(of: contents, what: "data block \(number) at offset \(handle.offset)") {
-                if let previous, !previous.lexicographicallyPrecedes(entry.key) {
+            for entry in try Self.entries(of: contents, what: "data block \(number) at offset \(handle.offset)", budget: &budget) {
+                if let previous, !Self.precedes(previous, entry.key) {
                     throw Failure(reason: "data block \(number) at offset \(handle.offset): key \(printable(entry.key)) "
                                   + "does not sort after the key before it, \(printable(previous))")
                 }
@@ -97,6 +102,14 @@ struct SSTable {
                 entries.append(entry)
             }
         }
+    }
+
+    /// Byte order of keys (LevelDB's bytewise comparator), by `memcmp`.
+    static func precedes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        let common = min(a.count, b.count)
+        guard common > 0 else { return a.count < b.count }
+        let order = a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in memcmp(a.baseAddress!, b.baseAddress!, common) } }
+        return order != 0 ? order < 0 : a.count < b.count
     }
 
     /// Reads a block handle: two varint64s, each small enough to be an offset.
@@ -152,7 +165,11 @@ struct SSTable {
     /// The entries of one block (LevelDB `Block`): prefix-compressed keys, then the restart array and
     /// its count. Every length is checked against the block, and every restart point must be the start of
     /// an entry that stores its whole key.
-    static func entries(of block: [UInt8], what: String) throws(Failure) -> [Entry] {
+    ///
+    /// Prefix compression lets a small block spell long keys (each entry repeating the one before it plus a
+    /// byte: quadratic growth), so every entry is charged to `budget` before it is kept: its key four times
+    /// over (the key, the name made from it and the maps and inventory that hold that name) and its value.
+    static func entries(of block: [UInt8], what: String, budget: inout Int) throws(Failure) -> [Entry] {
         guard block.count >= 4 else {
             throw Failure(reason: "\(what): \(block.count) bytes, too small to hold its restart count")
         }
@@ -194,10 +211,18 @@ struct SSTable {
                 } else if start == 0 {
                     throw ByteCursor.Failure(offset: 0, reason: "the first restart point is not the first entry")
                 }
+                budget -= Self.entryOverhead + 4 * (shared + unshared) + valueLength
+                guard budget >= 0 else {
+                    throw Failure(reason: "\(what): the entry at byte \(start) has a key of \(shared + unshared) bytes; with the keys "
+                                  + "before it, prefix compression undone, more than the memory budget left for the index (--max-memory)",
+                                  tooLarge: true)
+                }
                 key.removeSubrange(shared...)
                 key.append(contentsOf: try cursor.readBytes(unshared))
                 entries.append(Entry(key: key, value: Array(try cursor.readBytes(valueLength))))
             }
+        } catch let failure as Failure {
+            throw failure
         } catch {
             throw Failure(reason: "\(what): \(error)")
         }

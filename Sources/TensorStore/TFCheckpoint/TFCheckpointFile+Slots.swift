@@ -47,7 +47,7 @@ extension TFCheckpointFile {
                         continue
                     }
                 }
-                guard parts.count == 2, let underscore = parts[1].lastIndex(of: "_") else { continue }
+                guard parts.count == 2, let underscore = parts[1].utf8.lastIndex(of: UInt8(ascii: "_")) else { continue }
                 let slot = parts[1][parts[1].index(after: underscore)...]
                 if !slot.isEmpty, let variable = flattened[String(parts[1][..<underscore])], variable != item.name {
                     slots[item.name] = OptimizerSlot(variable: variable, slot: String(slot), name: item.name)
@@ -55,7 +55,7 @@ extension TFCheckpointFile {
             }
         } else {
             for item in listed {
-                guard let slash = item.name.lastIndex(of: "/") else { continue }
+                guard let slash = item.name.utf8.lastIndex(of: UInt8(ascii: "/")) else { continue }
                 let variable = String(item.name[..<slash]), slot = String(item.name[item.name.index(after: slash)...])
                 if !slot.isEmpty, names.contains(variable) {
                     slots[item.name] = OptimizerSlot(variable: variable, slot: slot, name: item.name)

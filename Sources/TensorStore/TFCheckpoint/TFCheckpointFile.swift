@@ -336,7 +336,9 @@ public final class TFCheckpointFile: TensorSource {
         let pieces = item.entry.slices.map { slice -> TensorInfo.Piece in
             let extents = zip(slice.extents, item.shape).map { extent, size -> Range<Int> in
                 let start = Int(clamping: extent.start)
-                let length = extent.length.map { $0 == -1 ? size - start : Int(clamping: $0) } ?? size
+                // Damaged slices may hold any start: the description clamps instead of trapping (reads refuse them).
+                let rest = size.subtractingReportingOverflow(start)
+                let length = extent.length.map { $0 == -1 ? (rest.overflow ? Int.max : rest.partialValue) : Int(clamping: $0) } ?? size
                 return start..<max(start, start &+ length)
             }
             let shard = entries[OrderedCode.sliceKey(name: item.key, slice: slice)].map { Int($0.shardID) }
@@ -359,8 +361,7 @@ public final class TFCheckpointFile: TensorSource {
 
     /// Key bytes as text: UTF-8 as is, anything else with each byte that is not printable ASCII as `\xNN`.
     static func text(_ key: [UInt8]) -> String {
-        let decoded = String(decoding: key, as: UTF8.self)
-        return decoded.utf8.elementsEqual(key) ? decoded : printable(key)
+        String(validating: key, as: UTF8.self) ?? printable(key)
     }
 
     /// A `StoreError` for a file that could not be opened or read.

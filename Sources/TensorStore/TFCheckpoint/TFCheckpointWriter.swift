@@ -116,12 +116,19 @@ public final class TFCheckpointWriter: TensorSink {
         guard let width = TFDataType(rawValue: dtype).width else {
             throw StoreError(.unsupportedType, file: path, object: name, reason: "cannot create a \(elementType) tensor")
         }
+        // A shape read from a damaged file can claim more bytes than an Int holds: refused, never a trap.
+        var product: (Int, Bool) = (width, false)
+        for extent in shape where !product.1 { product = product.0.multipliedReportingOverflow(by: extent) }
+        let (newEnd, past) = end.addingReportingOverflow(product.0)
+        guard !product.1, !past, shape.allSatisfy({ $0 >= 0 }) else {
+            throw StoreError(.tooLarge, file: path, object: name, reason: "a \(elementType) tensor of shape \(shape) is too large to write")
+        }
         let count = shape.reduce(1, *)
         let rowCount = shape.count >= 2 ? shape[0] : 1
         let rowBytes = shape.count >= 2 ? shape.dropFirst().reduce(1, *) * width : count * width
         entries[name] = Entry(dtype: dtype, shape: shape, offset: end, size: count * width,
                               rowCount: count == 0 ? 0 : rowCount, rowBytes: rowBytes)
-        end += count * width
+        end = newEnd
     }
 
     /// Writes rows `rows` of a tensor made by `create`; rows must come in order, each once.
