@@ -26,11 +26,13 @@ let package = Package(
         .target(name: "CGRUKernels"),
         // One process-control call for the command line's child process.
         .target(name: "CProcess"),
+        // CRC-32C with the crc32 instruction (checkpoints checksum every byte), early disk writes.
+        .target(name: "CStorage"),
 
         // The GRU math of both families, the layout tables of every framework; knows nothing of files.
         .target(name: "GRUCore", dependencies: ["CGRUKernels"]),
         // The format-neutral tensor store (sources and sinks) and its formats, one folder each.
-        .target(name: "TensorStore", dependencies: ["CHDF5", "GRUCore"]),
+        .target(name: "TensorStore", dependencies: ["CHDF5", "CStorage", "GRUCore"]),
         // The tools over any store: cell discovery, conversion, verification.
         .target(name: "GRUTools", dependencies: ["TensorStore", "GRUCore"]),
         // The command line, thin over the libraries.

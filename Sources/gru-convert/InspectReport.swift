@@ -135,14 +135,23 @@ private func plural(_ count: Int, _ noun: String) -> String {
 /// Columns padded to their widest cell, two spaces apart; `rightAligned` columns are numbers.
 private func table(header: [String], rows: [[String]], rightAligned: Set<Int>) -> String {
     let all = [header] + rows
-    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
-    return all.map { row in
-        row.indices.map { column in
-            let cell = row[column], pad = String(repeating: " ", count: widths[column] - cell.count)
-            if column == row.count - 1 && !rightAligned.contains(column) { return cell }
-            return rightAligned.contains(column) ? pad + cell : cell + pad
-        }.joined(separator: "  ")
-    }.joined(separator: "\n") + "\n"
+    // Each cell's width once (a String's count walks its grapheme clusters; ASCII needs only its length).
+    let cellWidths = all.map { row in row.map { $0.utf8.allSatisfy { $0 < 0x80 } ? $0.utf8.count : $0.count } }
+    let widths = header.indices.map { column in cellWidths.map { $0[column] }.max() ?? 0 }
+    var text = ""
+    text.reserveCapacity(all.count * (widths.reduce(0, +) + 2 * widths.count + 1))
+    for (row, rowWidths) in zip(all, cellWidths) {
+        for column in row.indices {
+            if column > 0 { text += "  " }
+            let pad = widths[column] - rowWidths[column]
+            let last = column == row.count - 1 && !rightAligned.contains(column)
+            if rightAligned.contains(column) { text += String(repeating: " ", count: pad) }
+            text += row[column]
+            if !rightAligned.contains(column) && !last { text += String(repeating: " ", count: pad) }
+        }
+        text += "\n"
+    }
+    return text
 }
 
 /// An optional that JSON shows as `null` instead of leaving its key out: every documented key is always there.

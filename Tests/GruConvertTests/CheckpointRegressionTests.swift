@@ -79,4 +79,22 @@ import Testing
             try TFCheckpointFile(readingFrom: folder + "/model.ckpt", memoryBudget: MemoryBudget(bytes: 64 << 20))
         }
     }
+
+    /// Conversion reads each tensor once, verifying its checksum as the rows pass: a flipped data byte is
+    /// found at the end of its tensor, after rows of it were written, and no output appears.
+    @Test(arguments: ["out.h5", "out.ckpt"])
+    func aDamagedTensorFoundWhileStreamingLeavesNoOutput(_ output: String) throws {
+        let prefix = Fixtures.path("checkpoints/bad/data_byte_flipped/model.ckpt")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-stream-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try GRUConvertBinary.run(["convert", prefix, directory.path + "/" + output])
+        #expect(result.status == 2)
+        #expect(result.stderr == "error: \(prefix).data-00000-of-00001: rnn/gru_cell/gates/kernel: checksum mismatch: "
+                + "stored 0xa71b6bc0, computed 0x1ba1d85c (the data file is damaged)\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+        // Negative control: the sound checkpoint converts.
+        let sound = try GRUConvertBinary.run(["convert", Fixtures.path("checkpoints/tf1_single/model.ckpt"), directory.path + "/" + output])
+        #expect(sound.status == 0)
+    }
 }

@@ -58,23 +58,39 @@ public struct Converter {
 
     private func write(_ cell: PlannedCell, from input: any TensorSource, into writer: any TensorSink) throws {
         let (d, from, to) = (cell.dimensions, cell.from, cell.to)
-        for (tensor, dataset) in cell.tensors + cell.slots {
+        let pairs = cell.tensors + cell.slots
+        if to.isExplicit && !from.isExplicit {
+            // Each stored tensor is read once, in row blocks, for all the pieces cut from it.
+            var sources: [String] = [], cuts: [String: (shape: [Int], pieces: [(name: String, shape: [Int], block: BlockRange)])] = [:]
+            for (tensor, dataset) in pairs {
+                let piece = ExplicitTensor(rawValue: tensor)!
+                let place = from.range(of: piece, d)!
+                let source = dataset.sources[0]
+                if cuts[source] == nil {
+                    sources.append(source)
+                    cuts[source] = (from.tensor(named: place.tensor)!.shape(d), [])
+                }
+                cuts[source]!.pieces.append((dataset.name, piece.shape(d), place))
+            }
+            for source in sources {
+                try move(from: source, shape: cuts[source]!.shape, into: writer, pieces: cuts[source]!.pieces, splitting: true, input: input)
+            }
+            // A split tensor keeps its source's attributes.
+            for (_, dataset) in pairs {
+                try writer.copyAttributes(of: dataset.sources[0], from: input, to: dataset.name, skip: { _ in false })
+            }
+            return
+        }
+        for (tensor, dataset) in pairs {
             if from.isExplicit == to.isExplicit {
                 try writer.copy(dataset.sources[0], from: input, as: dataset.name)
                 continue
             }
-            if to.isExplicit {
-                let piece = ExplicitTensor(rawValue: tensor)!
-                let place = from.range(of: piece, d)!
-                try move(from: dataset.sources[0], shape: from.tensor(named: place.tensor)!.shape(d), into: writer,
-                         pieces: [(dataset.name, piece.shape(d), place)], splitting: true, input: input)
-            } else {
-                let parts = to.pieces(of: tensor)
-                try move(from: dataset.name, shape: to.tensor(named: tensor)!.shape(d), into: writer,
-                         pieces: zip(parts, dataset.sources).map { ($1, $0.shape(d), to.range(of: $0, d)!) }, splitting: false,
-                         input: input)
-            }
-            // A split tensor keeps its source's attributes; a fused one takes its first piece's.
+            let parts = to.pieces(of: tensor)
+            try move(from: dataset.name, shape: to.tensor(named: tensor)!.shape(d), into: writer,
+                     pieces: zip(parts, dataset.sources).map { ($1, $0.shape(d), to.range(of: $0, d)!) }, splitting: false,
+                     input: input)
+            // A fused tensor takes its first piece's attributes.
             try writer.copyAttributes(of: dataset.sources[0], from: input, to: dataset.name, skip: { _ in false })
         }
     }
@@ -120,16 +136,24 @@ public struct Converter {
                 let columns = piece.block.columns
                 let rowBytes = columns.count * elementSize
                 if splitting {
-                    for (n, row) in pieceRows.enumerated() {
-                        let from = ((row - rows.lowerBound) * width + columns.lowerBound) * elementSize
-                        part.replaceSubrange((n * rowBytes)..<((n + 1) * rowBytes), with: block[from..<(from + rowBytes)])
+                    block.withUnsafeBytes { block in
+                        part.withUnsafeMutableBytes { part in
+                            for (n, row) in pieceRows.enumerated() {
+                                let from = ((row - rows.lowerBound) * width + columns.lowerBound) * elementSize
+                                part.baseAddress!.advanced(by: n * rowBytes).copyMemory(from: block.baseAddress!.advanced(by: from), byteCount: rowBytes)
+                            }
+                        }
                     }
-                    try part.withUnsafeBytes { try writer.writeRawRows(piece.name, rows: local, from: $0) }
+                    try part.withUnsafeBytes { try writer.writeRawRows(piece.name, rows: local, from: UnsafeRawBufferPointer(rebasing: $0[..<(pieceRows.count * rowBytes)])) }
                 } else {
                     try part.withUnsafeMutableBytes { try input.readRawRows(piece.name, rows: local, into: $0) }
-                    for (n, row) in pieceRows.enumerated() {
-                        let to = ((row - rows.lowerBound) * width + columns.lowerBound) * elementSize
-                        block.replaceSubrange(to..<(to + rowBytes), with: part[(n * rowBytes)..<((n + 1) * rowBytes)])
+                    part.withUnsafeBytes { part in
+                        block.withUnsafeMutableBytes { block in
+                            for (n, row) in pieceRows.enumerated() {
+                                let to = ((row - rows.lowerBound) * width + columns.lowerBound) * elementSize
+                                block.baseAddress!.advanced(by: to).copyMemory(from: part.baseAddress!.advanced(by: n * rowBytes), byteCount: rowBytes)
+                            }
+                        }
                     }
                 }
             }

@@ -91,18 +91,15 @@ public struct CellInventory: Sendable {
         self.variables = variables
         let names = variables.map { VariableName($0.name) }
         let byStored = Dictionary(variables.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let namings = Self.namings
 
         // 1. Every variable whose name ends in a layout tensor's name (the longest such name), grouped by the scope before it.
         var members: [String: [Member]] = [:]
         for name in names where slotOwners[name.stored] == nil
             && !Self.optimizerGroups.contains(where: { name.base.hasPrefix($0 + "/") }) {
             var best: (naming: String, relative: String, scope: String)?
-            for (naming, relatives) in namings {
-                for relative in relatives {
-                    guard let scope = name.scope(before: relative) else { continue }
-                    if best == nil || relative.count > best!.relative.count { best = (naming, relative, scope) }
-                }
+            for (naming, relative) in Self.relativesByLastComponent[name.lastComponent] ?? [] {
+                guard let scope = name.scope(before: relative) else { continue }
+                if best == nil || relative.utf8.count > best!.relative.utf8.count { best = (naming, relative, scope) }
             }
             if let best {
                 members[best.scope, default: []].append(Member(naming: best.naming, relative: best.relative, name: name,
@@ -157,6 +154,16 @@ public struct CellInventory: Sendable {
             } else {
                 result.append((table.naming, table.tensorNames))
             }
+        }
+        return result
+    }()
+
+    /// `namings`' tensor names by their last path component (`kernel` for `gates/kernel`), in the same
+    /// order: a variable is compared only with the names it can end with.
+    static let relativesByLastComponent: [Substring: [(naming: String, relative: String)]] = {
+        var result: [Substring: [(naming: String, relative: String)]] = [:]
+        for (naming, relatives) in namings {
+            for relative in relatives { result[VariableName.lastComponent(of: relative), default: []].append((naming, relative)) }
         }
         return result
     }()

@@ -25,9 +25,22 @@ struct VariableName: Hashable {
     /// The scope in front of `relative` when this name ends with it as whole path components:
     /// `rnn/gru_cell` for `rnn/gru_cell/gates/kernel` and `gates/kernel`, `""` when the name is exactly it.
     func scope(before relative: String) -> String? {
-        if base == relative { return "" }
-        guard base.hasSuffix("/" + relative) else { return nil }
-        return String(base.dropLast(relative.count + 1))
+        // Bytes, not characters: names are compared as TensorFlow compares them.
+        let baseBytes = base.utf8, relativeBytes = relative.utf8
+        guard baseBytes.count >= relativeBytes.count else { return nil }
+        if baseBytes.count == relativeBytes.count { return baseBytes.elementsEqual(relativeBytes) ? "" : nil }
+        let slash = baseBytes.index(baseBytes.endIndex, offsetBy: -relativeBytes.count - 1)
+        guard baseBytes[slash] == UInt8(ascii: "/"), baseBytes[baseBytes.index(after: slash)...].elementsEqual(relativeBytes) else { return nil }
+        return String(base[..<slash])
+    }
+
+    /// The last path component of the variable's name (`kernel` for `rnn/gru_cell/gates/kernel:0`).
+    var lastComponent: Substring { Self.lastComponent(of: base) }
+
+    /// The last path component of `path`.
+    static func lastComponent(of path: String) -> Substring {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path[...] }
+        return path[path.utf8.index(after: slash)...]
     }
 
     /// Every proper ancestor path of the variable, nearest first: `a/b` and `a` for `a/b/c:0`.

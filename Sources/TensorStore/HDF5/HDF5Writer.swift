@@ -19,6 +19,8 @@ public final class HDF5Writer: TensorSink {
     /// Datasets made by `create`, open until `finish()`, with their shapes and element types.
     private var created: [String: (dataset: HDF5Handle, shape: [Int], type: ElementType)] = [:]
     private var published = false
+    /// Starts the disk writes of the temporary file as it grows (a read-only descriptor of it).
+    private var writeback: EarlyWriteback
 
     /// Creates `temporaryPath`, failing if it exists (`H5Fcreate` with `H5F_ACC_EXCL`), to become `path`.
     public init(creating path: String, temporaryPath: String) throws {
@@ -31,6 +33,7 @@ public final class HDF5Writer: TensorSink {
             H5Fcreate(temporaryPath, gc_file_access_exclusive(), gc_default_plist(), access.id)
         }
         file = HDF5Handle(id, .file)
+        writeback = EarlyWriteback(descriptor: open(temporaryPath, O_RDONLY | O_CLOEXEC))
         linkCreation = HDF5Handle(try HDF5Library.call("make a property list", file: path) {
             gc_link_create_plist_with_intermediate_groups()
         }, .propertyList)
@@ -291,6 +294,7 @@ public final class HDF5Writer: TensorSink {
             try HDF5Blocks.transfer(dataset: dataset, name: name, file: path, shape: shape, rows: rows) { memory, fileSpace in
                 H5Dwrite(dataset.id, type.id, memory, fileSpace, gc_default_plist(), bytes.baseAddress)
             }
+            writeback.wrote(rows.count * rowElements * (bits / 8))
         } catch var error as StoreError {
             error.code = .writeFailed
             throw error
@@ -324,7 +328,10 @@ public final class HDF5Writer: TensorSink {
         unlink(temporaryPath)
     }
 
-    deinit { discard() }
+    deinit {
+        discard()
+        if writeback.descriptor >= 0 { close(writeback.descriptor) }
+    }
 }
 
 /// Standard HDF5 types that the shim does not wrap, taken from HDF5's own globals.

@@ -46,9 +46,13 @@ extension TFCheckpointFile {
 
     /// Copies rows `rows` of a rank-1 or rank-2 float tensor into `bytes`, each element as its type's
     /// little-endian IEEE encoding (`ElementType.byteWidth` bytes), unchanged; a rank-1 tensor is one row.
-    /// Each stored piece's crc32c is verified once (the whole piece is read once, in bounded chunks, and
-    /// the verdict remembered) before any of its bytes are copied; the rows are then read from the file
-    /// again, so a file changed after its verification is not noticed.
+    ///
+    /// Each stored piece's crc32c is verified once, and the verdict remembered. Rows of a piece of whole
+    /// rows read in order from its first (how conversion reads: block after block) are verified as they
+    /// are read, in one pass: a damaged piece throws at the latest on the read that reaches its last row,
+    /// so a reader must treat rows as provisional until it has read the last one (conversion writes into
+    /// a temporary file it discards on error). Any other read verifies the whole piece first (read once,
+    /// in bounded chunks), then reads its rows again; a file changed after a verification is not noticed.
     public func readRawRows(_ name: String, rows: Range<Int>, into bytes: UnsafeMutableRawBufferPointer) throws {
         let item = try lookup(name)
         let width = try floatBits(item) / 8
@@ -71,16 +75,24 @@ extension TFCheckpointFile {
             let low = max(rowStart, rows.lowerBound), high = min(rowStart + rowLength, rows.upperBound)
             guard low < high, columns > 0 else { continue }
             let file = try checkedFile(for: piece, item)
-            try verify(piece, item, file: file)
             let pieceRowBytes = columns * width
             let offset = Int(piece.entry.offset) + (low - rowStart) * pieceRowBytes
             if columns == rowElements {
-                // The piece holds whole rows: read them straight into place.
+                // The piece holds whole rows: read them straight into place, verifying as they pass when
+                // they continue the piece from where the last read of it ended.
                 let start = (low - rows.lowerBound) * rowBytes
-                try read(file, at: offset, into: UnsafeMutableRawBufferPointer(rebasing: output[start..<start + (high - low) * rowBytes]),
-                         piece, item)
+                let target = UnsafeMutableRawBufferPointer(rebasing: output[start..<start + (high - low) * rowBytes])
+                let position = (low - rowStart) * pieceRowBytes
+                if try !streamVerifies(piece, item, file: file, from: position) {
+                    try verify(piece, item, file: file)
+                    try read(file, at: offset, into: target, piece, item)
+                    continue
+                }
+                try read(file, at: offset, into: target, piece, item)
+                try streamed(UnsafeRawBufferPointer(target), of: piece, item, file: file, at: position)
                 continue
             }
+            try verify(piece, item, file: file)
             try memoryBudget.check(elements: (high - low) * pieceRowBytes, of: 1, file: path, object: name,
                                    what: "reading a piece of its rows")
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: (high - low) * pieceRowBytes, alignment: 8)
@@ -278,6 +290,32 @@ extension TFCheckpointFile {
             done += part.count
         }
         try record(crc, for: piece, item, file: file)
+    }
+
+    /// Whether a read of `piece` starting `position` bytes into it continues its verification in passing:
+    /// the piece is unverified and the read starts where its streamed bytes end (0 for the first read).
+    /// Throws a remembered verdict of damage.
+    func streamVerifies(_ piece: Piece, _ item: Listed, file: ReadOnlyFile, from position: Int) throws -> Bool {
+        let (verdict, progress) = state.withLock { ($0.verified[piece.key], $0.streamed[piece.key]) }
+        if let verdict {
+            if let verdict { throw verdict }
+            return false                           // verified already: a plain read
+        }
+        return (progress?.bytes ?? 0) == position
+    }
+
+    /// Extends `piece`'s streamed crc by `bytes`, just read at `position`; after its last byte, compares
+    /// with the entry's crc, remembers the verdict and throws on a mismatch.
+    func streamed(_ bytes: UnsafeRawBufferPointer, of piece: Piece, _ item: Listed, file: ReadOnlyFile, at position: Int) throws {
+        let progress: (bytes: Int, crc: UInt32) = state.withLock { $0.streamed[piece.key] } ?? (0, 0)
+        guard progress.bytes == position else { return }   // another reader raced ahead: it verifies
+        let now = (bytes: position + bytes.count, crc: CRC32C.extend(progress.crc, bytes))
+        if now.bytes >= Int(piece.entry.size) {
+            state.withLock { _ = $0.streamed.removeValue(forKey: piece.key) }
+            try record(now.crc, for: piece, item, file: file)
+        } else {
+            state.withLock { $0.streamed[piece.key] = now }
+        }
     }
 
     /// Compares a computed crc with the entry's and remembers the verdict; throws on a mismatch.

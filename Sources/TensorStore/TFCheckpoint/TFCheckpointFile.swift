@@ -76,6 +76,8 @@ public final class TFCheckpointFile: TensorSource {
     /// each tensor (or why they do not assemble), and the data files opened so far.
     struct ReadState {
         var verified: [[UInt8]: StoreError?] = [:]
+        /// Pieces being verified as their rows are read in order: the bytes read so far and their crc.
+        var streamed: [[UInt8]: (bytes: Int, crc: UInt32)] = [:]
         var pieces: [[UInt8]: Result<[Piece], StoreError>] = [:]
         var shards: [Int: ReadOnlyFile] = [:]
     }
@@ -104,7 +106,9 @@ public final class TFCheckpointFile: TensorSource {
         isBigEndian = header.endianness == 1
 
         var entries: [[UInt8]: TFBundleEntry] = [:]
-        var plain: [(key: [UInt8], entry: TFBundleEntry, shape: [Int])] = []
+        entries.reserveCapacity(table.entries.count)
+        var plain: [(key: [UInt8], keyText: String, entry: TFBundleEntry, shape: [Int])] = []
+        plain.reserveCapacity(table.entries.count)
         var sliceKeys: [(name: [UInt8], slice: TFTensorSlice)] = []
         for item in table.entries.dropFirst() {
             let keyText = Self.text(item.key)
@@ -128,7 +132,7 @@ public final class TFCheckpointFile: TensorSource {
             case .failure(.tooLarge(let reason)):
                 throw StoreError(.tooLarge, file: indexPath, object: keyText, reason: reason)
             }
-            plain.append((item.key, entry, shape))
+            plain.append((item.key, keyText, entry, shape))
         }
         self.entries = entries
 
@@ -159,12 +163,9 @@ public final class TFCheckpointFile: TensorSource {
         objectGraph = graph
 
         // Names: the full name when there is one, unless that would merge two tensors.
-        var names = plain.map { item -> String in
-            let keyText = Self.text(item.key)
-            return fullNames[keyText] ?? keyText
-        }
-        let keyTexts = plain.map { Self.text($0.key) }
-        var changed = true
+        var names = plain.map { fullNames[$0.keyText] ?? $0.keyText }
+        let keyTexts = plain.map(\.keyText)
+        var changed = !fullNames.isEmpty        // keys are unique: only full names can collide
         while changed {
             changed = false
             var holders: [String: [Int]] = [:]
@@ -179,12 +180,16 @@ public final class TFCheckpointFile: TensorSource {
             }
         }
         var listed: [Listed] = []
+        listed.reserveCapacity(plain.count)
         for (index, item) in plain.enumerated() {
             listed.append(Listed(name: names[index], key: item.key, keyText: keyTexts[index], entry: item.entry, shape: item.shape))
         }
-        listed.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        let inOrder: (Listed, Listed) -> Bool = { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        if !zip(listed, listed.dropFirst()).allSatisfy({ inOrder($0, $1) }) { listed.sort(by: inOrder) }  // TF1 keys are in order
         var positions: [String: Int] = [:]
         var namesByKey: [String: String] = [:]
+        positions.reserveCapacity(listed.count)
+        namesByKey.reserveCapacity(listed.count)
         for (index, item) in listed.enumerated() {
             guard positions[item.name] == nil else {
                 // Only keys that are not UTF-8 can get here (two byte strings printing alike).

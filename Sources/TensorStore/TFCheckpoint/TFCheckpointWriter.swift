@@ -47,6 +47,8 @@ public final class TFCheckpointWriter: TensorSink {
     }
 
     private var descriptor: Int32
+    /// Starts the disk writes of the data file as it grows.
+    private var writeback = EarlyWriteback(descriptor: -1)
     private var end = 0
     private var entries: [String: Entry] = [:]
     private var containers: Set<String> = []
@@ -61,6 +63,7 @@ public final class TFCheckpointWriter: TensorSink {
         guard descriptor >= 0 else {
             throw StoreError(.writeFailed, file: prefix, reason: "cannot create \(temporaryDataPath): \(systemErrorDescription(errno))")
         }
+        writeback = EarlyWriteback(descriptor: descriptor)
     }
 
     // MARK: - Names
@@ -253,6 +256,7 @@ public final class TFCheckpointWriter: TensorSink {
             }
             done += written
         }
+        writeback.wrote(bytes.count)
     }
 
     /// The serialized `BundleEntryProto` of an entry (proto3: zero fields left out; shape always present).
