@@ -16,8 +16,10 @@ public final class HDF5Writer: TensorSink {
     private var file: HDF5Handle?
     private let linkCreation: HDF5Handle
     private let datasetCreation: HDF5Handle
-    /// Datasets made by `create`, open until `finish()`, with their shapes and element types.
-    private var created: [String: (dataset: HDF5Handle, shape: [Int], type: ElementType)] = [:]
+    /// Datasets made by `create`, with their shapes, element types and rows written so far: open until
+    /// their last row is written (libhdf5 holds tens of kilobytes per open dataset; a checkpoint can have
+    /// thousands of them).
+    private var created: [String: (dataset: HDF5Handle, shape: [Int], type: ElementType, rowsWritten: Int)] = [:]
     private var published = false
     /// Starts the disk writes of the temporary file as it grows (a read-only descriptor of it).
     private var writeback: EarlyWriteback
@@ -274,12 +276,12 @@ public final class HDF5Writer: TensorSink {
         let dataset = HDF5Handle(try call("create the dataset", name) {
             H5Dcreate2(fileID, name, type.id, space.id, linkCreation.id, datasetCreation.id, gc_default_plist())
         }, .dataset, parent: file)
-        created[name] = (dataset, shape, elementType)
+        created[name] = (dataset, shape, elementType, 0)
     }
 
     /// Writes rows `rows` of a dataset made by `create` from little-endian IEEE elements.
     public func writeRawRows(_ name: String, rows: Range<Int>, from bytes: UnsafeRawBufferPointer) throws {
-        guard let (dataset, shape, elementType) = created[name], case .float(let bits) = elementType else {
+        guard let (dataset, shape, elementType, rowsWritten) = created[name], case .float(let bits) = elementType else {
             throw StoreError(.invalidRequest, file: path, object: name, reason: "was not created by this writer")
         }
         let rowElements = shape.count == 2 ? shape[1] : (shape.first ?? 1)
@@ -295,6 +297,9 @@ public final class HDF5Writer: TensorSink {
                 H5Dwrite(dataset.id, type.id, memory, fileSpace, gc_default_plist(), bytes.baseAddress)
             }
             writeback.wrote(rows.count * rowElements * (bits / 8))
+            // Rows come once each: with the last one the dataset is complete and is closed.
+            created[name]!.rowsWritten = rowsWritten + rows.count
+            if rowsWritten + rows.count >= rowCount { created[name] = nil }
         } catch var error as StoreError {
             error.code = .writeFailed
             throw error
