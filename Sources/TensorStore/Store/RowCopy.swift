@@ -1,7 +1,8 @@
 extension TensorSink {
     /// Copies a rank-1 or rank-2 float variable of `source` as `target`, a block of whole rows (at most
-    /// 16 MiB) at a time, so that memory holds one block whatever the tensor's size; each block is
-    /// checked against the source's memory budget before it is allocated.
+    /// 1 MiB, which stays in the processor's caches between the read and the write) at a time, so that
+    /// memory holds one block whatever the tensor's size; each block is checked against the source's
+    /// memory budget before it is allocated.
     public func copyRows(of variable: Variable, from source: any TensorSource, as target: String) throws {
         guard let width = variable.elementType.byteWidth, (1...2).contains(variable.shape.count) else {
             throw StoreError(.unsupportedType, file: source.path, object: variable.name,
@@ -15,7 +16,7 @@ extension TensorSink {
         try source.memoryBudget.check(elements: variable.shape.last!, of: width, file: source.path, object: variable.name,
                                       what: "copying a row of it")
         let rowBytes = max(1, variable.shape.last! * width)
-        let rowsPerBlock = max(1, (16 << 20) / rowBytes)
+        let rowsPerBlock = max(1, (1 << 20) / rowBytes)
         try source.memoryBudget.check(elements: min(rows, rowsPerBlock), of: rowBytes, file: source.path, object: variable.name,
                                       what: "copying a block of its rows")
         try create(target, elementType: variable.elementType, shape: variable.shape)
