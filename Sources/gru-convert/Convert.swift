@@ -65,6 +65,9 @@ struct Convert: ParsableCommand {
     @Flag(help: "Print what would be written, without writing.")
     var dryRun = false
 
+    @Flag(help: "Leave out attributes the output cannot hold (a TensorFlow checkpoint holds none), naming them in a note, instead of refusing to convert.")
+    var dropAttributes = false
+
     @OptionGroup var output_: FormatOptions
 
     @OptionGroup var external: ExternalOption
@@ -90,13 +93,14 @@ struct Convert: ParsableCommand {
             for target in SafeOutput.files(of: output) {
                 try OutputTarget.check(target, input: inputFile, force: force)
             }
-            let sink = try SafeOutput.sink(for: output)
+            let sink = try SafeOutput.sink(for: output, dropAttributes: dropAttributes)
             defer { SignalCleanup.disarm() }
             try converter.write(plan, from: file, to: sink)
             bytes = SafeOutput.outputSize(of: output)
             progress.clear()
             for note in sink.notes { writeToStandardError("note: \(note)\n") }
         }
+        for note in plan.notes { writeToStandardError("note: \(note)\n") }
         let report = ConvertReport(input: input, output: output, options: options, plan: plan, bytes: bytes)
         switch output_.format {
         case .json: try printJSON(report)

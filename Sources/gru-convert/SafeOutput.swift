@@ -26,12 +26,14 @@ enum SafeOutput {
 
     /// A sink for `output`, writing into this process's temporary files (one per file of `files(of:)`),
     /// with the signal cleanup armed: a TensorFlow checkpoint for a prefix ending in `.ckpt`, HDF5 otherwise.
-    static func sink(for output: String) throws -> any TensorSink {
+    static func sink(for output: String, dropAttributes: Bool = false) throws -> any TensorSink {
         let temporaries = files(of: output).map { temporaryPath(for: $0, process: getpid()) }
         SignalCleanup.arm(temporaries)
         do {
             if isCheckpoint(output) {
-                return try TFCheckpointWriter(creating: output, temporaryIndexPath: temporaries[0], temporaryDataPath: temporaries[1])
+                let writer = try TFCheckpointWriter(creating: output, temporaryIndexPath: temporaries[0], temporaryDataPath: temporaries[1])
+                writer.dropsAttributes = dropAttributes
+                return writer
             }
             return try HDF5Writer(creating: output, temporaryPath: temporaries[0])
         } catch {

@@ -96,6 +96,40 @@ final class MemorySource: TensorSource {
         }
     }
 
+    /// A TF1 checkpoint's `x` and `x/Adam` cannot both be HDF5 datasets: every name takes `:0` (with a
+    /// note), as TF1's HDF5 dumps name them; written back to a checkpoint the suffix goes again.
+    @Test func slotsUnderTheirVariableTakeTheTensorSuffixInHDF5() throws {
+        let memory = MemorySource(path: "memory:tf1")
+        let file = try HDF5File(readingFrom: Fixtures.path("gru_adam.h5"))
+        // Float tensors of rank 1 or 2 (the in-memory source copies no scalars).
+        for variable in try file.variables() where variable.elementType.isFloat && !variable.shape.isEmpty {
+            memory.add(VariableNameForTests.base(variable.name), try file.read(variable.name, as: Float.self))
+        }
+        #expect(try memory.variables().contains { $0.name == "rnn/gru_cell/gates/kernel/Adam" })
+        let plan = try ConversionPlan.make(for: memory, options: ConversionOptions())
+        let written = plan.copied.map(plan.outputName(ofCopied:)) + plan.cells.flatMap { $0.datasets.map(\.name) }
+        #expect(written.allSatisfy { $0.hasSuffix(":0") })
+        #expect(written.contains("rnn/gru_cell/Wr:0") && written.contains("rnn/gru_cell/Wr/Adam:0") && written.contains("dense/bias/Adam_1:0"))
+        #expect(plan.notes.count == 1 && plan.notes[0].contains("every tensor is written as NAME:0"))
+        try withTemporaryDirectory { dir in
+            let out = dir.appendingPathComponent("split.h5").path
+            try Converter().write(plan, from: memory, to: try HDF5Writer(creating: out, temporaryPath: out + ".tmp"))
+            let split = try HDF5File(readingFrom: out)
+            #expect(try split.read("rnn/gru_cell/Wr/Adam:0", as: Float.self).shape == [5, 4])
+            // Back to flat names: the suffix goes.
+            let flat = try ConversionPlan.make(for: split, options: ConversionOptions(target: .fused, flatOutput: true))
+            let names = flat.copied.map(flat.outputName(ofCopied:)) + flat.cells.flatMap { $0.datasets.map(\.name) }
+            #expect(names.contains("rnn/gru_cell/gates/kernel/Adam") && names.allSatisfy { !$0.contains(":") })
+        }
+        // Negative control: without a variable above another, names are kept as they are.
+        let single = MemorySource(path: "memory:single")
+        for variable in try file.variables() where variable.elementType.isFloat && !variable.name.contains("Adam") && !variable.name.contains("power") {
+            single.add(VariableNameForTests.base(variable.name), try file.read(variable.name, as: Float.self))
+        }
+        let kept = try ConversionPlan.make(for: single, options: ConversionOptions())
+        #expect(kept.notes.isEmpty && kept.cells[0].datasets.map(\.name).contains("rnn/gru_cell/Wr"))
+    }
+
     /// What HDF5 cannot take from another format is refused, naming it: never dropped.
     @Test func whatCannotBeCopiedIsRefusedNotDropped() throws {
         let memory = try keras()
@@ -162,4 +196,9 @@ final class MemorySource: TensorSource {
         #expect(verdict.diagnosis.first == finding)
         #expect(verdict.diagnosis.count == 2 && verdict.diagnosis[1].hasPrefix("outputs differ in "))
     }
+}
+
+/// A stored name without TensorFlow's `:0` suffix.
+enum VariableNameForTests {
+    static func base(_ name: String) -> String { name.hasSuffix(":0") ? String(name.dropLast(2)) : name }
 }

@@ -29,6 +29,25 @@ import Testing
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
     }
 
+    /// A TF1 HDF5 dump carries attributes, which a checkpoint cannot hold: refused by name, or left out
+    /// and listed with --drop-attributes; its `name:0` datasets become the checkpoint's `name` keys.
+    @Test func attributesAreRefusedOrDroppedByChoice() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("adam.ckpt").path
+        let refused = try GRUConvertBinary.run(["convert", Fixtures.path("gru_adam.h5"), output, "--to", "fused"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr == "error: \(Fixtures.path("gru_adam.h5")): rnn/gru_cell/gates/kernel:0@trainable: is an attribute, "
+                + "which a TensorFlow checkpoint cannot hold; convert to HDF5 to keep it, or leave attributes out with --drop-attributes\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+        let dropped = try GRUConvertBinary.run(["convert", Fixtures.path("gru_adam.h5"), output, "--to", "fused", "--drop-attributes"])
+        #expect(dropped.status == 0)
+        #expect(dropped.stderr == "note: 4 attributes left out, which a TensorFlow checkpoint cannot hold (--drop-attributes): "
+                + "rnn/gru_cell/gates/kernel:0@trainable, /@generator, /@tensorflow_version, ...\n")
+        let listed = try GRUConvertBinary.run(["inspect", output, "--format", "json"])
+        #expect(listed.stdout.contains("\"rnn/gru_cell/gates/kernel/Adam_1\"") && !listed.stdout.contains(":0\""))
+    }
+
     @Test func anExistingIndexIsRefusedUnlessForced() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

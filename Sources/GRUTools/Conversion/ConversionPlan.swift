@@ -77,8 +77,15 @@ public struct PlannedCell: Sendable {
 public struct ConversionPlan: Sendable {
     /// The cells converted, in scope order.
     public var cells: [PlannedCell]
-    /// Datasets copied unchanged, under their own names.
+    /// Datasets copied unchanged, under their own names (or as `copiedAs` says).
     public var copied: [String]
+    /// Output names of copied datasets that are not their own (a tensor suffix added or removed).
+    public var copiedAs: [String: String] = [:]
+    /// What the plan changed that the user should know, one sentence each.
+    public var notes: [String] = []
+
+    /// The name a copied dataset is written under.
+    public func outputName(ofCopied name: String) -> String { copiedAs[name] ?? name }
 
     /// The attribute on a split cell's scope group that records the fused layout it came from, so that
     /// fusing it again with `--names keep` gives back the original names.
@@ -114,9 +121,37 @@ public struct ConversionPlan: Sendable {
         }
         let converted = Set(cells.flatMap { $0.datasets.flatMap(\.sources) })
         let copied = inventory.variables.map(\.name).filter { !converted.contains($0) }
-        let plan = ConversionPlan(cells: cells, copied: copied)
+        var plan = ConversionPlan(cells: cells, copied: copied)
+        plan.adaptTensorSuffixes(flatOutput: options.flatOutput)
         try plan.checkNamesAreFree(file: file, flatOutput: options.flatOutput)
         return plan
+    }
+
+    /// TensorFlow's tensor suffix (`:0`) where the output needs it or must not have it. A checkpoint's keys
+    /// never carry it: written to a checkpoint, `x:0` becomes `x` (TensorFlow 1's HDF5 dumps carry it).
+    /// An HDF5 file cannot hold `x` and `x/Adam` (a dataset that is also a group), as a TensorFlow 1
+    /// checkpoint with optimizer slots does: then every name takes `:0`, as those dumps do.
+    mutating func adaptTensorSuffixes(flatOutput: Bool) {
+        let written = copied.map(outputName(ofCopied:)) + cells.flatMap { $0.datasets.map(\.name) }
+        let rename: (String) -> String
+        if flatOutput {
+            guard written.contains(where: { !VariableName($0).suffix.isEmpty }) else { return }
+            rename = { VariableName($0).base }
+        } else {
+            let names = Set(written)
+            let clash = written.contains { name in VariableName.ancestors(of: name).contains(where: names.contains) }
+            guard clash, written.allSatisfy({ VariableName($0).suffix.isEmpty }) else { return }
+            rename = { $0 + ":0" }
+            notes.append("names such as \(written.first { name in VariableName.ancestors(of: name).contains(where: names.contains) }!) "
+                         + "and the variable above them cannot both be HDF5 datasets, so every tensor is written as NAME:0, "
+                         + "as TensorFlow 1's HDF5 dumps name them (converting back to a checkpoint removes the suffix)")
+        }
+        for name in copied where rename(outputName(ofCopied: name)) != name { copiedAs[name] = rename(outputName(ofCopied: name)) }
+        for index in cells.indices {
+            for dataset in cells[index].datasets.indices { cells[index].datasets[dataset].name = rename(cells[index].datasets[dataset].name) }
+            for tensor in cells[index].tensors.indices { cells[index].tensors[tensor].dataset.name = rename(cells[index].tensors[tensor].dataset.name) }
+            for slot in cells[index].slots.indices { cells[index].slots[slot].dataset.name = rename(cells[index].slots[slot].dataset.name) }
+        }
     }
 
     /// The layout a cell is written in, or why it cannot be.
@@ -206,7 +241,7 @@ public struct ConversionPlan: Sendable {
     /// Refuses a plan whose output names collide: two datasets with one name, a dataset where another
     /// needs a group, or a slot left behind because its siblings are missing.
     private func checkNamesAreFree(file: any TensorSource, flatOutput: Bool) throws {
-        let written = copied + cells.flatMap { $0.datasets.map(\.name) }
+        let written = copied.map(outputName(ofCopied:)) + cells.flatMap { $0.datasets.map(\.name) }
         var seen = Set<String>()
         for name in written {
             guard seen.insert(name).inserted else {

@@ -39,7 +39,7 @@ public struct Converter {
         for group in groups where holdsKept.contains(group) || !holdsAny.contains(group) {
             try writer.createContainer(group)
         }
-        for name in plan.copied { try writer.copy(name, from: input, as: name) }
+        for name in plan.copied { try writer.copy(name, from: input, as: plan.outputName(ofCopied: name)) }
         for (index, cell) in plan.cells.enumerated() {
             progress(index, plan.cells.count, cell.scope)
             try write(cell, from: input, into: writer)

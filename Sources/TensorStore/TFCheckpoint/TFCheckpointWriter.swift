@@ -30,8 +30,18 @@ public final class TFCheckpointWriter: TensorSink {
     public let temporaryDataPath: String
     /// The attribute this tool writes on a split cell's scope; the one attribute a checkpoint sink leaves out.
     public static let layoutAttribute = "gru_convert_layout"
-    /// What was left out, one line each (only `gru_convert_layout` records).
-    public private(set) var notes: [String] = []
+    /// What was left out, one line each: `gru_convert_layout` records, and the attributes dropped when
+    /// `dropsAttributes` is set.
+    public var notes: [String] {
+        guard !droppedAttributes.isEmpty else { return layoutNotes }
+        let shown = droppedAttributes.prefix(3).joined(separator: ", ")
+        return layoutNotes + ["\(droppedAttributes.count) attribute\(droppedAttributes.count == 1 ? "" : "s") left out, which a "
+                              + "TensorFlow checkpoint cannot hold (--drop-attributes): \(shown)\(droppedAttributes.count > 3 ? ", ..." : "")"]
+    }
+    /// Leave out the attributes a checkpoint cannot hold, listing them in `notes`, instead of refusing them.
+    public var dropsAttributes = false
+    private var layoutNotes: [String] = []
+    private var droppedAttributes: [String] = []
 
     private struct Entry {
         var dtype: Int
@@ -229,8 +239,13 @@ public final class TFCheckpointWriter: TensorSink {
                 try setStringAttribute(name, value, on: target)
                 continue
             }
+            if dropsAttributes {
+                droppedAttributes.append("\(object.isEmpty ? "/" : object)@\(name)")
+                continue
+            }
             throw StoreError(.unsupportedType, file: source.path, object: "\(object.isEmpty ? "/" : object)@\(name)",
-                             reason: "is an attribute, which a TensorFlow checkpoint cannot hold; convert to HDF5 to keep it")
+                             reason: "is an attribute, which a TensorFlow checkpoint cannot hold; convert to HDF5 to keep it, "
+                                 + "or leave attributes out with --drop-attributes")
         }
     }
 
@@ -240,7 +255,7 @@ public final class TFCheckpointWriter: TensorSink {
             throw StoreError(.unsupportedType, file: path, object: "\(object.isEmpty ? "/" : object)@\(name)",
                              reason: "is an attribute, which a TensorFlow checkpoint cannot hold")
         }
-        notes.append("\(object): a checkpoint cannot record that this cell was split from the \(value) layout "
+        layoutNotes.append("\(object): a checkpoint cannot record that this cell was split from the \(value) layout "
                      + "(\(name)); fusing it back uses the default fused layout of its family")
     }
 
