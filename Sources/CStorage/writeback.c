@@ -1,6 +1,9 @@
-// writeback.c: sync_file_range, Linux only.
+// writeback.c: sync_file_range and renameat2, Linux only, with fallbacks.
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 #include "storage.h"
 
 int gc_start_writeback(int descriptor) {
@@ -10,4 +13,13 @@ int gc_start_writeback(int descriptor) {
     (void)descriptor;
     return -1;
 #endif
+}
+
+int gc_rename_noreplace(const char *from, const char *to) {
+#if defined(__linux__) && defined(RENAME_NOREPLACE)
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS) return -1;
+#endif
+    if (link(from, to) != 0) return -1;
+    return unlink(from);
 }

@@ -93,7 +93,7 @@ struct Convert: ParsableCommand {
             for target in SafeOutput.files(of: output) {
                 try OutputTarget.check(target, input: inputFile, force: force)
             }
-            let sink = try SafeOutput.sink(for: output, dropAttributes: dropAttributes)
+            let sink = try SafeOutput.sink(for: output, force: force, dropAttributes: dropAttributes)
             defer { SignalCleanup.disarm() }
             try converter.write(plan, from: file, to: sink)
             bytes = SafeOutput.outputSize(of: output)

@@ -49,12 +49,21 @@ struct GRUConvert: ParsableCommand {
     /// Runs a parsed command and returns its exit status, printing any error as one line on stderr.
     static func execute(_ command: ParsableCommand) -> Int32 {
         var command = command
+        let status: Int32
         do {
             try command.run()
-            return ExitStatus.success
+            status = ExitStatus.success
         } catch {
-            return report(error)
+            status = report(error)
         }
+        return flushStandardOutput(status)
+    }
+
+    /// Flushes what was printed; a failed write (`> /dev/full`, a full disk) is an error, not success.
+    static func flushStandardOutput(_ status: Int32) -> Int32 {
+        guard fflush(nil) != 0 else { return status }
+        printError("standard output: cannot write the report: \(systemErrorDescription(errno))")
+        return ExitStatus.failure
     }
 
     /// Prints an error (or the help it carries) and returns the status it means.

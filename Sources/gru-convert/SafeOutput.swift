@@ -26,16 +26,19 @@ enum SafeOutput {
 
     /// A sink for `output`, writing into this process's temporary files (one per file of `files(of:)`),
     /// with the signal cleanup armed: a TensorFlow checkpoint for a prefix ending in `.ckpt`, HDF5 otherwise.
-    static func sink(for output: String, dropAttributes: Bool = false) throws -> any TensorSink {
+    static func sink(for output: String, force: Bool, dropAttributes: Bool = false) throws -> any TensorSink {
         let temporaries = files(of: output).map { temporaryPath(for: $0, process: getpid()) }
         SignalCleanup.arm(temporaries)
         do {
             if isCheckpoint(output) {
                 let writer = try TFCheckpointWriter(creating: output, temporaryIndexPath: temporaries[0], temporaryDataPath: temporaries[1])
                 writer.dropsAttributes = dropAttributes
+                writer.replacesExisting = force
                 return writer
             }
-            return try HDF5Writer(creating: output, temporaryPath: temporaries[0])
+            let writer = try HDF5Writer(creating: output, temporaryPath: temporaries[0])
+            writer.replacesExisting = force
+            return writer
         } catch {
             SignalCleanup.disarm()
             throw error

@@ -17,7 +17,9 @@ import Testing
         let plan = try ConversionPlan.make(for: file, options: options)
         try OutputTarget.check(output, input: input, force: force)
         let temporary = (output as NSString).deletingLastPathComponent + "/.\((output as NSString).lastPathComponent).test.tmp"
-        try Converter().write(plan, from: file, to: try HDF5Writer(creating: output, temporaryPath: temporary))
+        let writer = try HDF5Writer(creating: output, temporaryPath: temporary)
+        writer.replacesExisting = force
+        try Converter().write(plan, from: file, to: writer)
         let bytes = (try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
         return Summary(plan: plan, bytes: bytes)
     }

@@ -19,4 +19,8 @@ uint32_t gc_crc32c_extend(uint32_t state, const void *bytes, size_t count);
 /// (`sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`); returns 0, or -1 where that is not available.
 int gc_start_writeback(int descriptor);
 
+/// `rename(from, to)` that fails with EEXIST instead of replacing an existing `to` (`renameat2` with
+/// RENAME_NOREPLACE); where the file system cannot, `link` + `unlink`, which also never replaces.
+int gc_rename_noreplace(const char *from, const char *to);
+
 #endif

@@ -21,6 +21,9 @@ public final class HDF5Writer: TensorSink {
     /// thousands of them).
     private var created: [String: (dataset: HDF5Handle, shape: [Int], type: ElementType, rowsWritten: Int)] = [:]
     private var published = false
+    /// Whether `finish()` may replace a file at `path` (`--force`); otherwise a file that appeared there
+    /// while this one was written is kept, and `finish()` fails.
+    public var replacesExisting = false
     /// Starts the disk writes of the temporary file as it grows (a read-only descriptor of it).
     private var writeback: EarlyWriteback
 
@@ -317,12 +320,12 @@ public final class HDF5Writer: TensorSink {
             if descriptor >= 0 { close(descriptor) }
             throw StoreError(.writeFailed, file: path, reason: "cannot write the output: \(systemErrorDescription(error))")
         }
-        close(descriptor)
-        guard rename(temporaryPath, path) == 0 else {
-            throw StoreError(.writeFailed, file: path,
-                             reason: "cannot move the finished file into place: \(systemErrorDescription(errno))")
+        guard close(descriptor) == 0 else {
+            throw StoreError(.writeFailed, file: path, reason: "cannot write the output: \(systemErrorDescription(errno))")
         }
+        try OutputTarget.publish(temporaryPath, as: path, replace: replacesExisting)
         published = true
+        OutputTarget.syncDirectory(of: path)
     }
 
     /// Closes and removes the temporary file unless `finish()` published it.

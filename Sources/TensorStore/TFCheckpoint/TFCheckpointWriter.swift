@@ -57,6 +57,9 @@ public final class TFCheckpointWriter: TensorSink {
     }
 
     private var descriptor: Int32
+    /// Whether `finish()` may replace existing files (`--force`); otherwise files that appeared while
+    /// this checkpoint was written are kept, and `finish()` fails.
+    public var replacesExisting = false
     /// Starts the disk writes of the data file as it grows.
     private var writeback = EarlyWriteback(descriptor: -1)
     private var end = 0
@@ -312,23 +315,27 @@ public final class TFCheckpointWriter: TensorSink {
             StoreError(.writeFailed, file: path, reason: "\(what): \(systemErrorDescription(errno))")
         }
         guard fsync(descriptor) == 0 else { throw fail("cannot write the data file") }
-        close(descriptor)
+        let closed = close(descriptor)
         descriptor = -1
+        guard closed == 0 else { throw fail("cannot write the data file") }
         let index = indexBytes()
         let indexDescriptor = open(temporaryIndexPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard indexDescriptor >= 0 else { throw fail("cannot create \(temporaryIndexPath)") }
         descriptor = indexDescriptor
         try index.withUnsafeBytes { try write($0, at: 0, nil ?? "") }
         guard fsync(indexDescriptor) == 0 else { throw fail("cannot write the index file") }
-        close(indexDescriptor)
+        let indexClosed = close(indexDescriptor)
         descriptor = -1
-        guard rename(temporaryDataPath, dataPath) == 0 else { throw fail("cannot move the data file into place") }
-        guard rename(temporaryIndexPath, indexPath) == 0 else {
-            let error = fail("cannot move the index file into place")
-            unlink(dataPath)
+        guard indexClosed == 0 else { throw fail("cannot write the index file") }
+        try OutputTarget.publish(temporaryDataPath, as: dataPath, replace: replacesExisting)
+        do {
+            try OutputTarget.publish(temporaryIndexPath, as: indexPath, replace: replacesExisting)
+        } catch {
+            unlink(dataPath)                        // ours: published a moment ago
             throw error
         }
         published = true
+        OutputTarget.syncDirectory(of: indexPath)
     }
 
     /// Closes and removes both temporary files unless `finish()` published them.
