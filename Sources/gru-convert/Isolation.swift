@@ -97,9 +97,12 @@ enum Isolation {
         let watch = Watch(words: words)
         // SIGCHLD blocked, so the parent can sleep until the child ends (sigtimedwait), waking only to
         // look at the count: no polling delay on the way out.
+        // SIGINT, SIGTERM and SIGHUP blocked too: sent to the parent alone (`kill PID`), they are passed on
+        // to the child, which removes its temporary output and ends with 128 + the signal, as the parent
+        // then does.
         var childSignal = sigset_t(), previous = sigset_t()
         sigemptyset(&childSignal)
-        sigaddset(&childSignal, SIGCHLD)
+        for signal in [SIGCHLD, SIGINT, SIGTERM, SIGHUP] { sigaddset(&childSignal, signal) }
         sigprocmask(SIG_BLOCK, &childSignal, &previous)
         defer { sigprocmask(SIG_SETMASK, &previous, nil) }
         // The child's stderr goes through the parent, which passes it on only if the child ended on its
@@ -118,6 +121,12 @@ enum Isolation {
             // And it should not outlive the parent: `kill -9` on the tool stops the work.
             _ = gp_die_with_parent()
             sigprocmask(SIG_SETMASK, &previous, nil)
+            // The signals that end the work cleanly reach the child even when whoever started the tool
+            // had them blocked (a blocked mask is inherited; Foundation's Process passes its own on).
+            var ending = sigset_t()
+            sigemptyset(&ending)
+            for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&ending, signal) }
+            sigprocmask(SIG_UNBLOCK, &ending, nil)
             // The budget bounds what the tool allocates; this bounds what libhdf5 allocates for a malformed
             // file too (a failed allocation is an HDF5 error, or a crash the parent reports).
             let (limit, overflow) = reader.memoryBudget.bytes.addingReportingOverflow(2 << 30)
@@ -148,7 +157,8 @@ enum Isolation {
             let done = waitpid(child, &status, WNOHANG)
             if done == child || (done < 0 && errno != EINTR) { break }
             var wait = timespec(tv_sec: 0, tv_nsec: 200_000_000)
-            _ = sigtimedwait(&childSignal, nil, &wait)
+            let received = sigtimedwait(&childSignal, nil, &wait)
+            if received == SIGINT || received == SIGTERM || received == SIGHUP { kill(child, received) }
             // Only time spent inside one HDF5 call counts: a long conversion or verification in this
             // package's own code (a large checkpoint has no HDF5 call at all) is not a stall.
             let count = watch.calls

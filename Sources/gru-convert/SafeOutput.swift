@@ -102,5 +102,8 @@ enum SignalCleanup {
         pthread_sigmask(SIG_BLOCK, &blocked, &previous)
         body()
         pthread_sigmask(SIG_SETMASK, &previous, nil)
+        // Armed or not, the signals must be able to arrive: a mask inherited with them blocked would keep
+        // them pending until the process ends, and the temporary file would outlive an interrupt.
+        pthread_sigmask(SIG_UNBLOCK, &blocked, nil)
     }
 }

@@ -71,6 +71,46 @@ import Testing
         }
     }
 
+    /// The same signals sent to the tool's own PID only (not its process group), at several moments from
+    /// its start to the middle of a 100 MB write: the parent passes them on to its working child, which
+    /// removes its temporary file. Whatever the moment, no temporary file is left, and the tool ends with
+    /// 128 + the signal, or 0 when the work won the race (then OUTPUT is whole).
+    @Test(arguments: [SIGTERM, SIGINT, SIGHUP])
+    func signalsToTheParentAloneRemoveTheTemporaryFile(_ signal: Int32) throws {
+        let input = Fixtures.path("bad/large_sparse.h5")
+        var outcomes: [Int32] = []
+        for delay in [0.005, 0.01, 0.02, 0.03, 0.05, -1] {   // -1: the moment the temporary file appears
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("signal-pid-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let process = Process()
+            process.executableURL = GRUConvertBinary.url
+            process.arguments = ["convert", input, directory.appendingPathComponent("out.h5").path]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            if delay < 0 {
+                let deadline = Date().addingTimeInterval(20)
+                while (try FileManager.default.contentsOfDirectory(atPath: directory.path)).isEmpty && Date() < deadline {}
+            } else {
+                Thread.sleep(forTimeInterval: delay)
+            }
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+            Thread.sleep(forTimeInterval: 0.05)
+            let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            if process.terminationReason == .exit && process.terminationStatus == 0 {
+                #expect(left == ["out.h5"])
+            } else {
+                // Before the parent set up its child, the signal ends it directly (nothing started yet).
+                #expect(process.terminationStatus == 128 + signal || process.terminationReason == .uncaughtSignal)
+                #expect(left.isEmpty, "\(left)")
+            }
+            outcomes.append(process.terminationReason == .exit ? process.terminationStatus : -process.terminationStatus)
+        }
+        #expect(outcomes.contains(128 + signal), "no signal reached the child: \(outcomes)")
+    }
+
     /// Negative control: SIGKILL cannot be handled, so in one process the temporary file stays behind
     /// (which is why the tool works in a child process that its parent cleans up after).
     @Test func sigkillInOneProcessLeavesTheTemporaryFile() throws {
