@@ -187,6 +187,43 @@ import Testing
         }
     }
 
+    /// An input truncated (or rewritten) while it is converted: HDF5 reads past the end as zeros, so what
+    /// was read cannot be trusted; the conversion fails naming the input, and nothing is published.
+    @Test(arguments: ["truncated", "touched"])
+    func anInputThatChangesWhileReadIsNotPublished(_ change: String) throws {
+        try withTemporaryDirectory { dir in
+            let input = dir.appendingPathComponent("in.h5").path
+            try FileManager.default.copyItem(atPath: Fixtures.path("gru_stacked.h5"), toPath: input)
+            let size = try Data(contentsOf: URL(fileURLWithPath: input)).count
+            let output = dir.appendingPathComponent("out.h5").path
+            let file = try HDF5File(readingFrom: input)
+            let plan = try ConversionPlan.make(for: file, options: ConversionOptions())
+            var converter = Converter()
+            converter.progress = { index, _, _ in
+                guard index == 1 else { return }   // after the first cell: the change lands mid-conversion
+                if change == "truncated" {
+                    _ = truncate(input, off_t(size / 2))
+                } else {
+                    var times = [timespec(tv_sec: 1_000_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000_000, tv_nsec: 0)]
+                    _ = utimensat(AT_FDCWD, input, &times, 0)
+                }
+            }
+            let error = #expect(throws: StoreError.self) {
+                try converter.write(plan, from: file, to: try HDF5Writer(creating: output, temporaryPath: output + ".tmp"))
+            }
+            #expect(error?.code == .inputChanged)
+            #expect(error?.description == "\(input): " + (change == "truncated" ? "changed size from \(size) to \(size / 2) bytes" : "was modified")
+                    + " while it was being read; nothing was written")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["in.h5"])
+        }
+        // Negative control: left alone, the same conversion publishes.
+        try withTemporaryDirectory { dir in
+            let output = dir.appendingPathComponent("out.h5").path
+            _ = try convert(Fixtures.path("gru_stacked.h5"), to: output)
+            #expect(FileManager.default.fileExists(atPath: output))
+        }
+    }
+
     @Test func outputThatIsTheInputIsAlwaysRefused() throws {
         try withTemporaryDirectory { dir in
             let input = dir.appendingPathComponent("in.h5").path

@@ -14,13 +14,19 @@ public struct Converter {
     /// A converter with the default block size and no progress reporting.
     public init() {}
 
-    /// Writes `plan` for `input` into `sink` and publishes it (`finish()`); on failure the sink is discarded.
+    /// Writes `plan` for `input` into `sink` and publishes it (`finish()`) if the input's files are still
+    /// what they were when it began (`FileIdentity`); on failure the sink is discarded.
     public func write(_ plan: ConversionPlan, from input: any TensorSource, to sink: any TensorSink) throws {
+        // The input must be the same files at the end: one changed meanwhile was read as it was changing.
+        let before = Dictionary(input.storedFiles.map { ($0, FileIdentity.of($0)) }, uniquingKeysWith: { a, _ in a })
         do {
             try write(plan, from: input, into: sink)
+            try FileIdentity.checkUnchanged(before)
             try sink.finish()
         } catch {
             sink.discard()
+            // A read that failed because the input changed under it is the change's fault, not damage.
+            try FileIdentity.checkUnchanged(before)
             throw error
         }
     }

@@ -27,6 +27,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case outputRefused
         /// Writing the output failed.
         case writeFailed
+        /// An input file changed (size, time, identity) while it was being read.
+        case inputChanged
     }
 
     /// What kind of failure this is.

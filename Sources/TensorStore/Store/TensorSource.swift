@@ -7,6 +7,8 @@ import GRUCore
 public protocol TensorSource: AnyObject {
     /// The path as the caller gave it, used in every error message.
     var path: String { get }
+    /// Every file the source reads (a checkpoint's index and data files; an HDF5 file itself).
+    var storedFiles: [String] { get }
     /// The format's name for messages (`HDF5`).
     var formatName: String { get }
     /// No read allocates more than this; a tensor declaring more is refused before allocation.
@@ -94,6 +96,9 @@ public struct StoredValues: Sendable, Equatable {
 }
 
 extension TensorSource {
+    /// The one file at `path`.
+    public var storedFiles: [String] { [path] }
+
     /// None: a format without optimizer records (HDF5: discovery knows slots stored under their variable's
     /// path, and Keras's optimizer groups, by name).
     public func slotOwners() throws -> [String: String] { [:] }

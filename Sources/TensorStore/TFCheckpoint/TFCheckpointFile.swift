@@ -33,6 +33,9 @@ public final class TFCheckpointFile: TensorSource {
     public var indexPath: String { location.indexPath }
     /// How many data files the header declares.
     public let shardCount: Int
+
+    /// The index and every data file.
+    public var storedFiles: [String] { [indexPath] + (0..<shardCount).map { location.dataPath(shard: $0, of: shardCount) } }
     /// True when the header says the data files hold big-endian values (values are swapped on reading).
     public let isBigEndian: Bool
     /// True for a TF2 object-based checkpoint (it has an object graph).
