@@ -64,18 +64,18 @@ struct ConvertReport: Encodable {
     var text: String {
         var out = ""
         for cell in cells {
-            let scope = cell.scope.isEmpty ? "/" : cell.scope
-            let renamed = cell.newScope == cell.scope ? "" : " -> \(cell.newScope.isEmpty ? "/" : cell.newScope)"
+            let scope = cell.scope.isEmpty ? "/" : shown(cell.scope)
+            let renamed = cell.newScope == cell.scope ? "" : " -> \(cell.newScope.isEmpty ? "/" : shown(cell.newScope))"
             out += "\(scope)\(renamed): \(cell.from) -> \(cell.to)\n"
             for dataset in cell.datasets {
-                out += "  \(dataset.from.joined(separator: " + ")) -> \(dataset.to)\n"
+                out += "  \(shown(dataset.from.joined(separator: " + "))) -> \(shown(dataset.to))\n"
             }
         }
         let what = "\(cells.count) cell\(cells.count == 1 ? "" : "s") converted, \(copied.count) other dataset\(copied.count == 1 ? "" : "s") copied"
         if let bytes {
-            out += "\nwrote \(output): \(what), \(bytes) bytes\n"
+            out += "\nwrote \(shown(output)): \(what), \(bytes) bytes\n"
         } else {
-            out += "\ndry run, nothing written: \(what) to \(output)\n"
+            out += "\ndry run, nothing written: \(what) to \(shown(output))\n"
         }
         return out
     }

@@ -94,6 +94,7 @@ enum ExitStatus {
 
 /// Writes one diagnostic line to stderr, prefixed `error: ` unless the text already carries it.
 func printError(_ message: String) {
+    let message = shown(message)        // one line, whatever the names in it hold
     let line = message.lowercased().hasPrefix("error: ") ? "error: " + message.dropFirst(7) : "error: " + message
     writeToStandardError(line + "\n")
 }

@@ -73,9 +73,9 @@ struct InspectReport: Encodable {
 
     /// The report as aligned tables, then totals.
     var text: String {
-        var out = "\(file)\n\n"
+        var out = "\(shown(file))\n\n"
         let variableRows = zip(variables, elementCounts).map { variable, count in
-            [variable.name, variable.dtype, shapeText(variable.shape), String(count),
+            [shown(variable.name), variable.dtype, shapeText(variable.shape), String(count),
              owner[variable.name].map(displayScope) ?? "-"]
         }
         out += table(header: ["VARIABLE", "DTYPE", "SHAPE", "ELEMENTS", "CELL"], rows: variableRows,
@@ -86,7 +86,7 @@ struct InspectReport: Encodable {
         } else {
             let cellRows = zip(cells, slotKinds).map { cell, kinds in
                 [displayScope(cell.scope), cell.layout, cell.family.value ?? "undecided", String(cell.inputSize), String(cell.units), cell.dtype,
-                 kinds.isEmpty ? "-" : kinds.joined(separator: ", ")]
+                 kinds.isEmpty ? "-" : shown(kinds.joined(separator: ", "))]
             }
             out += table(header: ["CELL", "LAYOUT", "FAMILY", "INPUT", "UNITS", "DTYPE", "SLOTS"], rows: cellRows,
                          rightAligned: [3, 4])
@@ -94,7 +94,7 @@ struct InspectReport: Encodable {
         if !problems.isEmpty {
             out += "\nProblems (variables that look like a GRU cell but do not form one):\n"
             for problem in problems {
-                out += "  \(displayScope(problem.scope)): \(problem.reason)\n"
+                out += "  \(displayScope(problem.scope)): \(shown(problem.reason))\n"
             }
         }
         let totalElements = elementCounts.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
@@ -106,7 +106,7 @@ struct InspectReport: Encodable {
 }
 
 /// The scope as shown to people: `/` for the root.
-private func displayScope(_ scope: String) -> String { scope.isEmpty ? "/" : scope }
+private func displayScope(_ scope: String) -> String { scope.isEmpty ? "/" : shown(scope) }
 
 private func shapeText(_ shape: [Int]) -> String {
     "[" + shape.map(String.init).joined(separator: ", ") + "]"

@@ -56,3 +56,27 @@ func openStore(_ path: String, external: ExternalOption, budget: MemoryBudget) t
     (source as? HDF5File)?.allowExternal = external.allowExternal
     return source
 }
+
+/// `text` safe for a terminal line: control characters (C0, DEL, C1; a newline, an escape sequence's ESC)
+/// as `\n`, `\t`, `\r` or `\xNN`, so that a name read from a file cannot break a line, forge an `error:`
+/// line or send escape sequences to the terminal. Everything else, backslashes included, as it is.
+func shown(_ text: String) -> String {
+    guard text.unicodeScalars.contains(where: isControl) else { return text }
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        case _ where isControl(scalar):
+            let hex = String(scalar.value, radix: 16)
+            out += scalar.value < 0x100 ? "\\x" + String(repeating: "0", count: 2 - hex.count) + hex : "\\u{\(hex)}"
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+private func isControl(_ scalar: Unicode.Scalar) -> Bool {
+    scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
+}

@@ -74,8 +74,8 @@ struct VerifyReport: Encodable {
     var text: String {
         var out = ""
         for v in verdicts {
-            let pair = v.otherScope.map { $0 == v.scope ? "" : " vs \($0)" } ?? ""
-            out += "\(v.scope.isEmpty ? "/" : v.scope)\(pair): \(v.equivalent ? "EQUIVALENT" : "NOT EQUIVALENT")\n"
+            let pair = v.otherScope.map { $0 == v.scope ? "" : " vs \(shown($0))" } ?? ""
+            out += "\(v.scope.isEmpty ? "/" : shown(v.scope))\(pair): \(v.equivalent ? "EQUIVALENT" : "NOT EQUIVALENT")\n"
             if v.fusedMilliseconds != nil {
                 out += "  weights   \(v.weightsIdentical ? "identical, every element bit for bit" : "not identical")\n"
                 switch options.mode {
@@ -94,7 +94,7 @@ struct VerifyReport: Encodable {
                 }
                 out += "  time      fused \(number(v.fusedMilliseconds)) ms, explicit \(number(v.explicitMilliseconds)) ms\n"
             }
-            for line in v.diagnosis { out += "  ! \(line)\n" }
+            for line in v.diagnosis { out += "  ! \(shown(line))\n" }
         }
         let bad = verdicts.filter { !$0.equivalent }.count
         out += equivalent ? "\nequivalent: \(verdicts.count) of \(verdicts.count) cells\n"

@@ -152,3 +152,44 @@ import Testing
         #expect(stderr.isEmpty, "\(stderr)")
     }
 }
+
+/// Names read from a file are data: a newline or an escape sequence in one cannot split a line, forge
+/// an `error:` line or reach the terminal raw. JSON carries the names exactly.
+@Suite struct UntrustedNameTests {
+    static let evilScope = "evil\nerror: forged line\u{1b}[31m"
+
+    /// A file whose only cell is under `evilScope`, missing its candidate bias (so it is a problem).
+    func withEvilFile(_ body: (String) throws -> Void) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("evil-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("evil.h5").path
+        let writer = try HDF5Writer(creating: input, temporaryPath: input + ".tmp")
+        for (tensor, shape) in [("gates/kernel", [3, 4]), ("gates/bias", [4]), ("candidate/kernel", [3, 2])] {
+            let name = Self.evilScope + "/gru_cell/" + tensor
+            try writer.create(name, elementType: .float(bits: 32), shape: shape)
+            let values = [Float](repeating: 0.5, count: shape.reduce(1, *))
+            try values.withUnsafeBytes { try writer.writeRawRows(name, rows: 0..<(shape.count == 2 ? shape[0] : 1), from: $0) }
+        }
+        try writer.finish()
+        try body(input)
+    }
+
+    @Test func controlCharactersInNamesAreEscapedInText() throws {
+        try withEvilFile { input in
+            let shownScope = "evil\\nerror: forged line\\x1b[31m/gru_cell"
+            let inspect = try GRUConvertBinary.run("inspect", input)
+            #expect(inspect.status == 0)
+            #expect(!inspect.stdout.contains("\u{1b}") && !inspect.stdout.contains("\nerror: forged"))
+            #expect(inspect.stdout.contains("  \(shownScope): incomplete tf-gru-cell cell: missing candidate/bias\n"))
+            let convert = try GRUConvertBinary.run("convert", input, input + ".out.h5")
+            #expect(convert.status == 2)
+            #expect(convert.stderr == "error: \(input): \(shownScope): not a consistent GRU cell, so it cannot be converted: "
+                    + "incomplete tf-gru-cell cell: missing candidate/bias (name the cells to convert with --cell)\n")
+            #expect(convert.stderr.split(separator: "\n").count == 1)
+            // JSON keeps the real name, escaped as JSON escapes it.
+            let json = try GRUConvertBinary.run("inspect", input, "--format", "json")
+            #expect(json.stdout.contains("evil\\nerror: forged line\\u001b[31m/gru_cell"))
+        }
+    }
+}
