@@ -77,7 +77,11 @@ struct GRUConvert: ParsableCommand {
             print(fullMessage(for: error))
             return ExitStatus.success
         }
-        printError(String(fullMessage(for: error).drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()))
+        // One line, as every error: ArgumentParser's message, then where the usage is (its usage lines are
+        // what --help shows).
+        let lines = fullMessage(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
+        let help = lines.first { $0.hasPrefix("See '") }.map { $0.dropFirst(5).prefix { $0 != "'" } }
+        printError((lines.first ?? "invalid usage") + (help.map { " (see '\($0)')" } ?? ""))
         return ExitStatus.badInput
     }
 }
@@ -111,5 +115,12 @@ func write(_ text: String, to descriptor: Int32) {
         let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written > 0 else { return }
         bytes = bytes.dropFirst(written)
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing `characters`.
+    func trimmingCharacters(in characters: String) -> String {
+        String(drop { characters.contains($0) }.reversed().drop { characters.contains($0) }.reversed())
     }
 }

@@ -193,3 +193,17 @@ import Testing
         }
     }
 }
+
+/// Usage errors are one line, like every other error, pointing at the usage.
+@Suite struct UsageErrorTests {
+    @Test func aUsageErrorIsOneLine() throws {
+        let missing = try GRUConvertBinary.run("inspect")
+        #expect(missing.status == 2 && missing.stdout.isEmpty)
+        #expect(missing.stderr == "error: Missing expected argument '<file>' (see 'gru-convert inspect --help')\n")
+        let bad = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"), "--max-memory", "lots")
+        #expect(bad.stderr == "error: --max-memory takes a size such as 512M or 4G, not 'lots' (see 'gru-convert verify --help')\n")
+        // Negative control: --help is not an error, and prints the usage.
+        let help = try GRUConvertBinary.run("inspect", "--help")
+        #expect(help.status == 0 && help.stdout.contains("USAGE: gru-convert inspect"))
+    }
+}
