@@ -62,14 +62,14 @@ struct GRUConvert: ParsableCommand {
     /// Flushes what was printed; a failed write (`> /dev/full`, a full disk) is an error, not success.
     static func flushStandardOutput(_ status: Int32) -> Int32 {
         guard fflush(nil) != 0 else { return status }
-        printError("standard output: cannot write the report: \(systemErrorDescription(errno))")
+        printError("standard output: cannot write the report: \(systemErrorDescription(errno))", json: false)
         return ExitStatus.failure
     }
 
     /// Prints an error (or the help it carries) and returns the status it means.
     static func report(_ error: Error) -> Int32 {
         if let error = error as? StoreError {
-            printError(error.description)
+            printError(error.description, code: error.code.rawValue, file: error.file, object: error.object)
             return ExitStatus.badInput
         }
         if let exit = error as? ExitCode { return exit.rawValue }
@@ -97,10 +97,35 @@ enum ExitStatus {
 }
 
 /// Writes one diagnostic line to stderr, prefixed `error: ` unless the text already carries it.
-func printError(_ message: String) {
-    let message = shown(message)        // one line, whatever the names in it hold
-    let line = message.lowercased().hasPrefix("error: ") ? "error: " + message.dropFirst(7) : "error: " + message
+func printError(_ message: String, code: String = "usage", file: String? = nil, object: String? = nil, json: Bool = true) {
+    let text = shown(message)           // one line, whatever the names in it hold
+    let line = text.lowercased().hasPrefix("error: ") ? "error: " + text.dropFirst(7) : "error: " + text
     writeToStandardError(line + "\n")
+    if json && ErrorDocument.wanted {
+        try? printJSON(ErrorDocument(error: .init(code: code, file: Nullable(value: file), object: Nullable(value: object),
+                                                  message: String(line.dropFirst(7)))))
+    }
+}
+
+/// With `--format json`, an error is also a JSON document on stdout (docs/JSON.md): `{"error": {"code",
+/// "file", "object", "message"}}`, the code stable (`StoreError.Code`'s names, or the tool's own).
+struct ErrorDocument: Encodable {
+    struct Body: Encodable {
+        /// `notFound`, `damaged`, ... (`StoreError.Code`), `usage`, `libraryCrashed`, `libraryStalled`,
+        /// `killed`, `internalError`.
+        var code: String
+        var file: Nullable<String>
+        var object: Nullable<String>
+        /// The line printed on stderr, without `error: `.
+        var message: String
+    }
+    var error: Body
+
+    /// Whether the command line asked for JSON (`--format json` or `--format=json`), usage errors included.
+    static let wanted: Bool = {
+        let arguments = CommandLine.arguments
+        return arguments.contains("--format=json") || zip(arguments, arguments.dropFirst()).contains { $0 == "--format" && $1 == "json" }
+    }()
 }
 
 /// Writes text to stderr unbuffered (`write(2)`), without Foundation.
@@ -123,4 +148,9 @@ extension Substring {
     func trimmingCharacters(in characters: String) -> String {
         String(drop { characters.contains($0) }.reversed().drop { characters.contains($0) }.reversed())
     }
+}
+
+/// `printError` with the code and file first, for the messages composed in place.
+func printError(code: String, file: String, _ message: String) {
+    printError(message, code: code, file: file)
 }

@@ -151,13 +151,13 @@ import Testing
 
     /// Starts a long verify of the 2,048-unit checkpoint, sends `signal` to its working child once the
     /// work is under way, and returns the status and stderr.
-    func verify(endedBy signal: Int32) throws -> (status: Int32, stderr: String) {
+    func verify(endedBy signal: Int32, json: Bool = false) throws -> (status: Int32, stderr: String, stdout: String) {
         #expect(FileManager.default.fileExists(atPath: Self.checkpoint + ".index"))
         let process = Process()
         process.executableURL = GRUConvertBinary.url
-        process.arguments = ["verify", Self.checkpoint]
-        let errors = Pipe()
-        process.standardOutput = FileHandle.nullDevice
+        process.arguments = ["verify", Self.checkpoint] + (json ? ["--format", "json"] : [])
+        let errors = Pipe(), output = Pipe()
+        process.standardOutput = output
         process.standardError = errors
         try process.run()
         let parent = process.processIdentifier
@@ -172,7 +172,8 @@ import Testing
         kill(try #require(child), signal)
         process.waitUntilExit()
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return (process.terminationStatus, stderr.replacingOccurrences(of: Self.checkpoint, with: "FILE"))
+        let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, stderr.replacingOccurrences(of: Self.checkpoint, with: "FILE"), stdout)
     }
 
     @Test func aCrashOutsideLibhdf5IsGruConvertsNotTheFiles() throws {
@@ -180,6 +181,12 @@ import Testing
         #expect(result.status == 3)
         #expect(result.stderr == "error: FILE: gru-convert crashed (SIGSEGV) while working on this file: a bug in gru-convert, "
                 + "not in the file; please report it with the file\n")
+    }
+
+    @Test func aCrashIsAJSONDocumentWithJSON() throws {
+        let result = try verify(endedBy: SIGSEGV, json: true)
+        #expect(result.status == 3)
+        #expect(result.stdout.contains("\"code\" : \"internalError\""), "\(result.stdout)")
     }
 
     @Test func aKilledChildIsNotBlamedOnTheFile() throws {

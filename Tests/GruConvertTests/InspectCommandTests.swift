@@ -207,3 +207,29 @@ import Testing
         #expect(help.status == 0 && help.stdout.contains("USAGE: gru-convert inspect"))
     }
 }
+
+/// With --format json, errors are a JSON document on stdout (the stderr line stays): stable codes.
+@Suite struct JSONErrorTests {
+    struct Document: Decodable {
+        struct Body: Decodable { var code: String; var file: String?; var object: String?; var message: String }
+        var error: Body
+    }
+
+    func document(_ result: CommandResult) throws -> Document.Body {
+        try JSONDecoder().decode(Document.self, from: Data(result.stdout.utf8)).error
+    }
+
+    @Test func storeAndUsageErrorsAreDocuments() throws {
+        let missing = try GRUConvertBinary.run("inspect", "missing.h5", "--format", "json")
+        #expect(missing.status == 2 && missing.stderr == "error: missing.h5: no such file\n")
+        let body = try document(missing)
+        #expect(body.code == "notFound" && body.file == "missing.h5" && body.object == nil && body.message == "missing.h5: no such file")
+        let damaged = try GRUConvertBinary.run("verify", Fixtures.path("checkpoints/bad/data_byte_flipped/model.ckpt"), "--format=json")
+        let damage = try document(damaged)
+        #expect(damaged.status == 2 && damage.code == "damaged" && damage.object == "rnn/gru_cell/gates/kernel")
+        let usage = try GRUConvertBinary.run("inspect", "--format", "json")
+        #expect(try document(usage).code == "usage" && usage.status == 2)
+        // Negative control: without --format json, stdout stays empty on errors.
+        #expect(try GRUConvertBinary.run("inspect", "missing.h5").stdout.isEmpty)
+    }
+}
