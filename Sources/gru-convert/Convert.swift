@@ -84,15 +84,16 @@ struct Convert: ParsableCommand {
                                         flatOutput: SafeOutput.isCheckpoint(output))
         let plan = try ConversionPlan.make(for: file, options: options)
         var bytes: Int? = nil
+        // Every refusal of a real run, --dry-run included. A checkpoint is two files; the input is compared
+        // by its index file when it is a checkpoint.
+        let inputFile = (file as? TFCheckpointFile)?.indexPath ?? input
+        for target in SafeOutput.files(of: output) {
+            try OutputTarget.check(target, input: inputFile, force: force)
+        }
         if !dryRun {
             var converter = Converter()
             let progress = ProgressLine()
             converter.progress = { index, count, scope in progress.show("converting cell \(index + 1) of \(count): \(scope)") }
-            // A checkpoint is two files; the input is compared by its index file when it is a checkpoint.
-            let inputFile = (file as? TFCheckpointFile)?.indexPath ?? input
-            for target in SafeOutput.files(of: output) {
-                try OutputTarget.check(target, input: inputFile, force: force)
-            }
             let sink = try SafeOutput.sink(for: output, force: force, dropAttributes: dropAttributes)
             defer { SignalCleanup.disarm() }
             try converter.write(plan, from: file, to: sink)

@@ -70,7 +70,8 @@ struct GRUConvert: ParsableCommand {
     static func report(_ error: Error) -> Int32 {
         if let error = error as? StoreError {
             printError(error.description, code: error.code.rawValue, file: error.file, object: error.object)
-            return ExitStatus.badInput
+            // The output could not be written (a full disk, no permission): the machine's, not the input's.
+            return error.code == .writeFailed ? ExitStatus.failure : ExitStatus.badInput
         }
         if let exit = error as? ExitCode { return exit.rawValue }
         if exitCode(for: error) == .success {

@@ -20,6 +20,19 @@ enum GRUConvertBinary {
         return Bundle.main.bundleURL.appendingPathComponent("gru-convert")
     }()
 
+    /// Runs another program quietly and returns its exit status (-1 when it cannot start).
+    static func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
+        guard FileManager.default.isExecutableFile(atPath: path) else { return -1 }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     static func run(_ arguments: String...) throws -> CommandResult {
         try run(arguments)
     }

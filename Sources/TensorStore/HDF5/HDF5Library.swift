@@ -44,8 +44,21 @@ enum HDF5Library {
     static func failure(of operation: String) -> String {
         var buffer = [CChar](repeating: 0, count: 512)
         let depth = gc_take_error_message(&buffer, buffer.count)
-        let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let message = plainWords(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         return depth > 0 && !message.isEmpty ? "cannot \(operation) (\(message))" : "cannot \(operation)"
+    }
+
+    /// HDF5's message, or the system's words when it reports a failed system call: its file driver says
+    /// "file write failed: time = ..., errno = 28, error message = 'No space left on device', buf = 0x...",
+    /// which a user needs as "No space left on device".
+    static func plainWords(_ message: String) -> String {
+        let marker = Array("errno = ".utf8), bytes = Array(message.utf8)
+        guard bytes.count >= marker.count,
+              let start = (0...(bytes.count - marker.count)).first(where: { bytes[$0..<$0 + marker.count].elementsEqual(marker) })
+        else { return message }
+        let digits = bytes[(start + marker.count)...].prefix { (0x30...0x39).contains($0) }
+        guard let code = Int32(String(decoding: digits, as: UTF8.self)), code > 0 else { return message }
+        return systemErrorDescription(code)
     }
 }
 
