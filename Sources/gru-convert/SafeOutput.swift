@@ -34,10 +34,14 @@ enum SafeOutput {
                 let writer = try TFCheckpointWriter(creating: output, temporaryIndexPath: temporaries[0], temporaryDataPath: temporaries[1])
                 writer.dropsAttributes = dropAttributes
                 writer.replacesExisting = force
+                writer.beforePublishing = HDF5Calls.shutDownLibrary
                 return writer
             }
             let writer = try HDF5Writer(creating: output, temporaryPath: temporaries[0])
             writer.replacesExisting = force
+            // libhdf5 is done with: its shutdown runs now, so that a heap a malformed input damaged inside it
+            // fails before OUTPUT appears (then the parent removes the temporary file), never after.
+            writer.beforePublishing = HDF5Calls.shutDownLibrary
             return writer
         } catch {
             SignalCleanup.disarm()

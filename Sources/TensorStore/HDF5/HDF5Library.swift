@@ -125,4 +125,12 @@ public enum HDF5Calls {
 
     /// True while an HDF5 call is under way; lock-free, so a signal handler may read it.
     public static var underWay: Bool { open.load(ordering: .relaxed) > 0 }
+
+    /// Runs libhdf5's own shutdown now (`H5close`, what its exit handler would run at exit), as a call:
+    /// every HDF5 object still open is closed. For a process that is done with HDF5 and about to publish
+    /// its output: a heap that a malformed input damaged inside libhdf5 then fails here, before the
+    /// output appears, not at exit after it. Later HDF5 calls start the library again.
+    public static func shutDownLibrary() {
+        HDF5Library.locked { _ = H5close() }
+    }
 }

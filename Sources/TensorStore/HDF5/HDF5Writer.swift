@@ -24,6 +24,8 @@ public final class HDF5Writer: TensorSink {
     /// Whether `finish()` may replace a file at `path` (`--force`); otherwise a file that appeared there
     /// while this one was written is kept, and `finish()` fails.
     public var replacesExisting = false
+    /// Run by `finish()` once the file is complete and synced, just before it is renamed into place.
+    public var beforePublishing: () throws -> Void = {}
     /// Starts the disk writes of the temporary file as it grows (a read-only descriptor of it).
     private var writeback: EarlyWriteback
 
@@ -323,6 +325,7 @@ public final class HDF5Writer: TensorSink {
         guard close(descriptor) == 0 else {
             throw StoreError(.writeFailed, file: path, reason: "cannot write the output: \(systemErrorDescription(errno))")
         }
+        try beforePublishing()
         try OutputTarget.publish(temporaryPath, as: path, replace: replacesExisting)
         published = true
         OutputTarget.syncDirectory(of: path)

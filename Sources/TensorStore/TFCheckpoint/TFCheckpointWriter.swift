@@ -60,6 +60,8 @@ public final class TFCheckpointWriter: TensorSink {
     /// Whether `finish()` may replace existing files (`--force`); otherwise files that appeared while
     /// this checkpoint was written are kept, and `finish()` fails.
     public var replacesExisting = false
+    /// Run by `finish()` once both files are complete and synced, just before they are renamed into place.
+    public var beforePublishing: () throws -> Void = {}
     /// Starts the disk writes of the data file as it grows.
     private var writeback = EarlyWriteback(descriptor: -1)
     private var end = 0
@@ -327,6 +329,7 @@ public final class TFCheckpointWriter: TensorSink {
         let indexClosed = close(indexDescriptor)
         descriptor = -1
         guard indexClosed == 0 else { throw fail("cannot write the index file") }
+        try beforePublishing()
         try OutputTarget.publish(temporaryDataPath, as: dataPath, replace: replacesExisting)
         do {
             try OutputTarget.publish(temporaryIndexPath, as: indexPath, replace: replacesExisting)
