@@ -1,4 +1,5 @@
 import Foundation
+import TensorStore
 import Testing
 
 /// End-to-end `convert`: the mapping printed, the JSON, and refusals that leave nothing behind.
@@ -62,5 +63,30 @@ import Testing
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["exists.h5"])
         #expect(FileManager.default.contents(atPath: existing) == Data("x".utf8))
+    }
+}
+
+/// `convert` converts cells: a file with none is an error, not a silent copy; `--cell` takes h5ls's
+/// spelling of a scope too.
+@Suite struct ConvertScopeTests {
+    @Test func aFileWithoutCellsIsRefusedAndLeadingSlashesAreScopes() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("scopes-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("nocell.h5").path
+        let writer = try HDF5Writer(creating: input, temporaryPath: input + ".tmp")
+        try writer.create("dense/kernel:0", elementType: .float(bits: 32), shape: [2, 3])
+        try [Float](repeating: 1, count: 6).withUnsafeBytes { try writer.writeRawRows("dense/kernel:0", rows: 0..<2, from: $0) }
+        try writer.finish()
+        let output = directory.appendingPathComponent("out.h5").path
+        let none = try GRUConvertBinary.run("convert", input, output)
+        #expect(none.status == 2)
+        #expect(none.stderr == "error: \(input): no GRU cells found, so there is nothing to convert (run `gru-convert inspect` to see what it holds)\n")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        // A leading slash names the same scope; negative control: a scope that is not there is still refused.
+        let slashed = try GRUConvertBinary.run("convert", Fixtures.path("gru_single.h5"), output, "--cell", "/rnn/gru_cell")
+        #expect(slashed.status == 0)
+        let wrong = try GRUConvertBinary.run("convert", Fixtures.path("gru_single.h5"), output + "2", "--cell", "/rnn/other")
+        #expect(wrong.status == 2 && wrong.stderr.hasSuffix("rnn/other: --cell names no GRU cell of this file (cells: rnn/gru_cell)\n"))
     }
 }

@@ -35,7 +35,9 @@ public struct ConversionOptions: Sendable {
 
     /// Options; by default every cell, split, under its own names, into a hierarchical output.
     public init(target: ConversionTarget = .explicit, names: NameStyle = .keep, cells: [String] = [], flatOutput: Bool = false) {
-        (self.target, self.names, self.cells, self.flatOutput) = (target, names, cells, flatOutput)
+        // `/rnn/gru_cell` (h5ls's spelling) names the scope `rnn/gru_cell`; `/` alone is the root scope.
+        let scopes = cells.map { String($0.drop { $0 == "/" }) }
+        (self.target, self.names, self.cells, self.flatOutput) = (target, names, scopes, flatOutput)
     }
 }
 
@@ -94,6 +96,11 @@ public struct ConversionPlan: Sendable {
     /// Plans the conversion of `file`'s cells (all, or those named in `options.cells`).
     public static func make(for file: any TensorSource, options: ConversionOptions) throws -> ConversionPlan {
         let inventory = try CellInventory(file)
+        // A conversion converts cells: with none, writing a copy and calling it done would hide that.
+        guard !inventory.cells.isEmpty || !inventory.problems.isEmpty else {
+            throw StoreError(.notACell, file: file.path, reason: "no GRU cells found, so there is nothing to convert "
+                             + "(run `gru-convert inspect` to see what it holds)")
+        }
         for scope in options.cells where !inventory.cells.contains(where: { $0.scope == scope }) {
             throw StoreError(.invalidRequest, file: file.path, object: scope, reason: "--cell names no GRU cell of this file "
                                   + "(cells: \(inventory.cells.map(\.scope).joined(separator: ", ")))")
