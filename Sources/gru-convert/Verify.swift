@@ -108,7 +108,7 @@ struct Verify: ParsableCommand {
             verdicts = try verifier.verify(checkpoint, reference: referenceFile)
         }
         progress.clear()
-        let report = VerifyReport(options: options, verdicts: verdicts)
+        let report = VerifyReport(options: options, verdicts: verdicts, file: file, other: other, reference: reference)
         switch output.format {
         case .json: try printJSON(report)
         case .text: print(report.text, terminator: "")

@@ -8,15 +8,18 @@ struct VerifyReport: Encodable {
     var equivalent: Bool
     var options: VerifyOptions
     var verdicts: [CellVerdict]
+    /// The files as given: FILE, OTHER (or nil), REF (or nil).
+    var file: String, other: String?, reference: String?
 
-    init(options: VerifyOptions, verdicts: [CellVerdict]) {
+    init(options: VerifyOptions, verdicts: [CellVerdict], file: String, other: String?, reference: String?) {
         self.options = options
         self.verdicts = verdicts
+        (self.file, self.other, self.reference) = (file, other, reference)
         equivalent = !verdicts.isEmpty && verdicts.allSatisfy(\.equivalent)
     }
 
     enum Key: String, CodingKey {
-        case equivalent, mode, batch, steps, seed, cells
+        case equivalent, mode, batch, steps, seed, cells, file, other, referenceFile = "reference_file"
         case scope, layout, family, otherScope = "other_scope", weightsIdentical = "weights_identical"
         case maxAbsDiff = "max_abs_diff", maxULPDiff = "max_ulp_diff", tolerance
         case fusedVsFloat64 = "fused_vs_float64", explicitVsFloat64 = "explicit_vs_float64"
@@ -28,6 +31,9 @@ struct VerifyReport: Encodable {
     func encode(to encoder: Encoder) throws {
         var root = encoder.container(keyedBy: Key.self)
         try root.encode(equivalent, forKey: .equivalent)
+        try root.encode(file, forKey: .file)
+        try root.encode(Nullable(value: other), forKey: .other)
+        try root.encode(Nullable(value: reference), forKey: .referenceFile)
         try root.encode(options.mode.rawValue, forKey: .mode)
         try root.encode(options.batch, forKey: .batch)
         try root.encode(options.steps, forKey: .steps)
