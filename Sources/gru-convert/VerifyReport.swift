@@ -20,7 +20,7 @@ struct VerifyReport: Encodable {
 
     enum Key: String, CodingKey {
         case equivalent, mode, batch, steps, seed, cells, file, other, referenceFile = "reference_file"
-        case scope, layout, family, otherScope = "other_scope", weightsIdentical = "weights_identical"
+        case scope, layout, family, otherScope = "other_scope", weightsIdentical = "weights_identical", storedTypes = "stored_types"
         case maxAbsDiff = "max_abs_diff", maxULPDiff = "max_ulp_diff", tolerance
         case fusedVsFloat64 = "fused_vs_float64", explicitVsFloat64 = "explicit_vs_float64"
         case diagnosis, reference, timing = "timing_ms", fused, explicit
@@ -47,6 +47,7 @@ struct VerifyReport: Encodable {
             try cell.encode(v.otherScope, forKey: .otherScope)
             try cell.encode(v.equivalent, forKey: .equivalent)
             try cell.encode(v.weightsIdentical, forKey: .weightsIdentical)
+            try cell.encode(Nullable(value: v.storedTypes), forKey: .storedTypes)
             try cell.encode(finite(v.maxAbsDiff), forKey: .maxAbsDiff)
             try cell.encode(v.maxULPDiff, forKey: .maxULPDiff)
             try cell.encode(finite(v.tolerance), forKey: .tolerance)
@@ -83,7 +84,9 @@ struct VerifyReport: Encodable {
             let pair = v.otherScope.map { $0 == v.scope ? "" : " vs \(shown($0))" } ?? ""
             out += "\(v.scope.isEmpty ? "/" : shown(v.scope))\(pair): \(v.equivalent ? "EQUIVALENT" : "NOT EQUIVALENT")\n"
             if v.fusedMilliseconds != nil {
-                out += "  weights   \(v.weightsIdentical ? "identical, every element bit for bit" : "not identical")\n"
+                let weights = !v.weightsIdentical ? "not identical"
+                    : v.storedTypes.map { "equal values, every element (stored as \($0): not the same bytes)" } ?? "identical, every element bit for bit"
+                out += "  weights   \(weights)\n"
                 switch options.mode {
                 case .strict:
                     let same = v.maxULPDiff == 0 && v.maxAbsDiff == 0

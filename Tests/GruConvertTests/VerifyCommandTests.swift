@@ -1,4 +1,5 @@
 import Foundation
+import TensorStore
 import Testing
 
 /// End-to-end `verify`: verdicts, exit statuses 0/1/2, and the documented JSON.
@@ -38,11 +39,12 @@ import Testing
         let cell = try #require((root["cells"] as? [[String: Any]])?.first)
         #expect(Set(cell.keys) == ["scope", "layout", "family", "other_scope", "equivalent", "weights_identical", "max_abs_diff",
                                    "max_ulp_diff", "tolerance", "fused_vs_float64", "explicit_vs_float64", "diagnosis",
-                                   "reference", "timing_ms"])
+                                   "reference", "timing_ms", "stored_types"])
         #expect(cell["scope"] as? String == "RNN/GRUCell")
         #expect(cell["layout"] as? String == "tf-legacy-gru-cell" && cell["family"] as? String == "reset-before")
         #expect(cell["other_scope"] as? String == "rnn/gru_cell")
         #expect(cell["weights_identical"] as? Bool == true)
+        #expect(cell["stored_types"] is NSNull)
         #expect(cell["max_abs_diff"] as? Double == 0)
         #expect(cell["max_ulp_diff"] as? Int == 0)
         #expect(cell["tolerance"] is NSNull)
@@ -135,5 +137,32 @@ import Testing
             #expect(!result.stderr.contains("SECRET"))
             #expect(!FileManager.default.fileExists(atPath: output))
         }
+    }
+}
+
+/// A float32 file against a float64 copy of it: the values are equal, but the report must not call them
+/// the same bytes.
+@Suite struct StoredTypeTests {
+    @Test func equalValuesInAnotherTypeAreNotCalledBitForBit() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("types-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let wide = directory.appendingPathComponent("f64.h5").path
+        let source = try HDF5File(readingFrom: Fixtures.path("gru_single.h5"))
+        let writer = try HDF5Writer(creating: wide, temporaryPath: wide + ".tmp")
+        for variable in try source.variables() {
+            let values = try source.read(variable.name, as: Double.self)
+            try writer.create(variable.name, elementType: .float(bits: 64), shape: variable.shape)
+            try values.scalars.withUnsafeBytes {
+                try writer.writeRawRows(variable.name, rows: 0..<(variable.shape.count == 2 ? variable.shape[0] : 1), from: $0)
+            }
+        }
+        try writer.finish()
+        let result = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"), wide)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("  weights   equal values, every element (stored as float32 vs float64: not the same bytes)\n"))
+        // Negative control: the same file against itself is bit for bit.
+        let same = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"), Fixtures.path("gru_single.h5"))
+        #expect(same.stdout.contains("  weights   identical, every element bit for bit\n"))
     }
 }

@@ -58,8 +58,12 @@ public struct CellVerdict: Sendable {
     public var otherScope: String?
     /// The verdict: the two forms (or files) compute the same cell.
     public var equivalent: Bool
-    /// Every stored element of the two sides is bit for bit the same.
+    /// Every stored element of the two sides holds the same value (bit for bit when both are stored in
+    /// one type; see `storedTypes`).
     public var weightsIdentical: Bool
+    /// When two files store the cell in different types: `float32 vs float64` (equal values are then not
+    /// the same bytes); nil when the types agree.
+    public var storedTypes: String? = nil
     /// Between the two forms compared: free-running in strict mode, per step in fast mode.
     public var maxAbsDiff: Double?
     /// The largest difference in units in the last place.

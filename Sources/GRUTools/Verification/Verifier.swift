@@ -115,6 +115,9 @@ public struct Verifier {
                                       nonFinite: nonFinite)
                 verdict.layout = cell.layout.name
                 verdict.family = storedA.family
+                if cell.elementType != counterpart.elementType {
+                    verdict.storedTypes = "\(cell.elementType) vs \(counterpart.elementType)"
+                }
                 verdict.diagnosis.insert(contentsOf: findings, at: 0)
                 if let runs {
                     try check(&verdict, against: try run(for: cell, in: runs, cellCount: matched.count, reference: reference!),
