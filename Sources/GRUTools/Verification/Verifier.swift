@@ -199,14 +199,22 @@ public struct Verifier {
                                   explicitVsFloat64: explicitError.nonFinite == 0 ? explicitError.maxAbsolute : nil,
                                   diagnosis: nonFinite, fusedMilliseconds: fusedMs, explicitMilliseconds: explicitMs)
         let outputsAgree: Bool
+        // Strict mode, non-finite weights: both forms computing the very same NaNs and infinities from
+        // bit-identical weights is an exact conversion of a cell that is itself broken.
+        var exactDespiteNonFinite = false
         switch options.mode {
         case .strict:
             let between = ErrorMeasures.between(fusedOut.scalars, explicitOut.scalars)
-            verdict.maxAbsDiff = between.nonFinite == 0 ? between.maxAbsolute : nil
-            verdict.maxULPDiff = between.nonFinite == 0 ? between.maxULP : nil
-            outputsAgree = between.isBitwiseIdentical && between.nonFinite == 0
-            if between.nonFinite > 0 {
-                verdict.diagnosis.append("outputs hold NaN or infinity (\(between.nonFinite) values)")
+            verdict.maxAbsDiff = between.isBitwiseIdentical ? 0 : between.nonFinite == 0 ? between.maxAbsolute : nil
+            verdict.maxULPDiff = between.isBitwiseIdentical ? 0 : between.nonFinite == 0 ? between.maxULP : nil
+            exactDespiteNonFinite = between.nonFinite > 0 && between.isBitwiseIdentical && weightsIdentical
+            outputsAgree = between.isBitwiseIdentical && (between.nonFinite == 0 || exactDespiteNonFinite)
+            if exactDespiteNonFinite {
+                verdict.diagnosis.append("the conversion is exact, but the cell itself computes NaN or infinity (\(between.nonFinite) "
+                                         + "of \(fusedOut.scalars.count) output values, the same bits in both forms): its weights are not usable")
+            } else if between.nonFinite > 0 {
+                verdict.diagnosis.append("outputs hold NaN or infinity (\(between.nonFinite) values)"
+                                         + (between.isBitwiseIdentical ? "" : " and differ in \(between.bitwiseDifferent) values"))
             } else if !between.isBitwiseIdentical {
                 verdict.diagnosis.append("outputs differ in \(between.bitwiseDifferent) of \(fusedOut.scalars.count) values "
                                          + "(max |Δ| \(short(between.maxAbsolute)), \(between.maxULP) ULP)")
@@ -230,7 +238,7 @@ public struct Verifier {
                                          + "|Δ| \(short(difference)) > \(short(bound))")
             }
         }
-        verdict.equivalent = outputsAgree && nonFinite.isEmpty && (weightsIdentical || options.mode == .fast)
+        verdict.equivalent = outputsAgree && (nonFinite.isEmpty || exactDespiteNonFinite) && (weightsIdentical || options.mode == .fast)
         return verdict
     }
 
