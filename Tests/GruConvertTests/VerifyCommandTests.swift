@@ -166,3 +166,18 @@ import Testing
         #expect(same.stdout.contains("  weights   identical, every element bit for bit\n"))
     }
 }
+
+/// A reference run of the wrong sizes is an input error (status 2), as a missing one is.
+@Suite struct ReferenceSizeTests {
+    @Test func aReferenceOfOtherSizesIsAnInputError() throws {
+        let wrong = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"), "--reference", Fixtures.path("gru_large.reference.h5"))
+        #expect(wrong.status == 2 && wrong.stdout.isEmpty)
+        #expect(wrong.stderr == "error: \(Fixtures.path("gru_large.reference.h5")): rnn/gru_cell: this reference run is for input size 128 "
+                + "and 112 units, not the cell's 5 and 4\n")
+        let missing = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"), "--reference", Fixtures.path("gru_stacked.reference.h5"))
+        #expect(missing.status == 2)
+        // Negative control: the cell's own reference passes.
+        let right = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"), "--reference", Fixtures.path("gru_single.reference.h5"))
+        #expect(right.status == 0)
+    }
+}

@@ -4,14 +4,22 @@ import TensorStore
 extension Verifier {
     // MARK: - Reference runs
 
+    /// The reference run of `cell`: by scope (or its current spelling), or the only one for the only cell.
+    /// A run of other sizes is an input error, as a missing one is.
     func run(for cell: GRUCell, in runs: [ReferenceRun], cellCount: Int, reference: any TensorSource) throws -> ReferenceRun {
-        if let run = runs.first(where: { $0.scope == cell.scope })
-            ?? runs.first(where: { ScopeNames.current($0.scope) == ScopeNames.current(cell.scope) }) {
-            return run
+        guard let run = runs.first(where: { $0.scope == cell.scope })
+            ?? runs.first(where: { ScopeNames.current($0.scope) == ScopeNames.current(cell.scope) })
+            ?? (runs.count == 1 && cellCount == 1 ? runs[0] : nil) else {
+            throw StoreError(.invalidRequest, file: reference.path, object: cell.scope,
+                             reason: "no reference run for this cell (expected \(cell.scope)/inputs, initial_state, outputs)")
         }
-        if runs.count == 1, cellCount == 1 { return runs[0] }
-        throw StoreError(.invalidRequest, file: reference.path, object: cell.scope,
-                              reason: "no reference run for this cell (expected \(cell.scope)/inputs, initial_state, outputs)")
+        let d = cell.dimensions
+        guard run.inputs.shape[2] == d.inputSize, run.initialState.shape[1] == d.units else {
+            throw StoreError(.invalidRequest, file: reference.path, object: run.scope,
+                             reason: "this reference run is for input size \(run.inputs.shape[2]) and \(run.initialState.shape[1]) units, "
+                                 + "not the cell's \(d.inputSize) and \(d.units)")
+        }
+        return run
     }
 
     /// Teacher-forced steps against the reference's outputs (the verdict), the free-running trajectory
@@ -19,12 +27,6 @@ extension Verifier {
     func check(_ verdict: inout CellVerdict, against run: ReferenceRun, fused: CellWeights<Float>,
                        explicit: ExplicitWeights<Float>) throws {
         let d = fused.dimensions
-        guard run.inputs.shape[2] == d.inputSize, run.initialState.shape[1] == d.units else {
-            verdict.equivalent = false
-            verdict.diagnosis.append("reference run \(run.scope) is for input size \(run.inputs.shape[2]) and "
-                                     + "\(run.initialState.shape[1]) units, not \(d.inputSize) and \(d.units)")
-            return
-        }
         let narrow = { (t: Tensor<Double>) in Tensor(shape: t.shape, scalars: t.scalars.map { Float($0) }) }
         let (inputs, initial, outputs) = (narrow(run.inputs), narrow(run.initialState), narrow(run.outputs))
         let bounds = FastModeTolerance(explicit).bounds(inputs: inputs, initialState: initial, states: outputs)
