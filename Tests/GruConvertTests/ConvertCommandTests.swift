@@ -90,3 +90,21 @@ import Testing
         #expect(wrong.status == 2 && wrong.stderr.hasSuffix("rnn/other: --cell names no GRU cell of this file (cells: rnn/gru_cell)\n"))
     }
 }
+
+/// A split renamed to one generation's spelling fuses back in that generation's layout, never a mix.
+@Suite struct RenamedSplitTests {
+    @Test(arguments: [("legacy", "RNN/GRUCell/Gates/Linear/Matrix"), ("tf", "rnn/gru_cell/gates/kernel")])
+    func aRenamedSplitFusesBackInItsOwnSpelling(_ style: String, _ fusedKernel: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("renamed-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let split = directory.appendingPathComponent("split.h5").path, back = directory.appendingPathComponent("back.h5").path
+        // From the legacy fixture to tf names, from the current one to legacy names: the spelling changes.
+        let source = Fixtures.path(style == "legacy" ? "gru_single.h5" : "gru_legacy.h5")
+        #expect(try GRUConvertBinary.run("convert", source, split, "--names", style).status == 0)
+        let fused = try GRUConvertBinary.run("convert", split, back, "--to", "fused")
+        #expect(fused.status == 0)
+        #expect(fused.stdout.contains(" -> \(fusedKernel)\n"), "\(fused.stdout)")
+        #expect(try GRUConvertBinary.run("verify", source, back).status == 0)
+    }
+}

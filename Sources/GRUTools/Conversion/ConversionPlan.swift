@@ -73,6 +73,10 @@ public struct PlannedCell: Sendable {
     var tensors: [(tensor: String, dataset: PlannedDataset)]
     /// Slot datasets, with the target layout's tensor they belong to.
     var slots: [(tensor: String, dataset: PlannedDataset)]
+    /// For a split: the fused layout recorded on the output scope (`gru_convert_layout`), which fusing with
+    /// `--names keep` restores. The layout read, unless the names were changed: then the TF1 GRUCell
+    /// layout of the new names, so that fusing back does not mix two generations' spellings.
+    public var recordedLayout: LayoutTable
 }
 
 /// Everything `convert` will write, decided before anything is written.
@@ -241,8 +245,14 @@ public struct ConversionPlan: Sendable {
                 slots.append((target, PlannedDataset(name: base + "/" + relative, sources: relatives.map { $0[relative]! })))
             }
         }
+        let tfGRUCells = [LayoutTable.tfGRUCell, .tfGRUCell10, .tfLegacyGRUCell].map(\.name)
+        let recorded: LayoutTable = switch options.names {
+        case .tf where tfGRUCells.contains(from.name): .tfGRUCell
+        case .legacy where tfGRUCells.contains(from.name): .tfLegacyGRUCell
+        default: from
+        }
         return PlannedCell(scope: cell.scope, targetScope: targetScope, from: from, to: to, dimensions: d,
-                           datasets: tensors.map(\.1) + slots.map(\.1), tensors: tensors, slots: slots)
+                           datasets: tensors.map(\.1) + slots.map(\.1), tensors: tensors, slots: slots, recordedLayout: recorded)
     }
 
     /// Refuses a plan whose output names collide: two datasets with one name, a dataset where another

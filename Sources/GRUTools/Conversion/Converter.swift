@@ -58,7 +58,7 @@ public struct Converter {
             }
         }
         for cell in plan.cells where cell.to.isExplicit && !cell.from.isExplicit {
-            try writer.setStringAttribute(ConversionPlan.layoutAttribute, cell.from.name, on: cell.targetScope)
+            try writer.setStringAttribute(ConversionPlan.layoutAttribute, cell.recordedLayout.name, on: cell.targetScope)
         }
     }
 
