@@ -93,7 +93,12 @@ struct Verify: ParsableCommand {
                                     declaredFamily: resetAfter.map { $0 ? .resetAfter : .resetBefore })
         var verifier = Verifier(options: options)
         let progress = ProgressLine()
-        verifier.progress = { index, count, scope in progress.show("verifying cell \(index + 1) of \(count): \(scope)") }
+        nonisolated(unsafe) var current = ""
+        verifier.progress = { index, count, scope in
+            current = "verifying cell \(index + 1) of \(count): \(shown(scope))"
+            progress.show(current)
+        }
+        verifier.stage = { stage in progress.show(current + ": " + stage) }
         let checkpoint = try openStore(file, external: external, budget: memory.budget)
         let referenceFile = try reference.map { try openStore($0, external: external, budget: memory.budget) }
         let verdicts: [CellVerdict]
@@ -127,8 +132,11 @@ final class ProgressLine {
     private let enabled = isatty(ProgressLine.descriptor) == 1
     private var shown = false
 
+    /// Seconds of work before the line appears (`GRU_CONVERT_PROGRESS_DELAY`, default 1): quick work shows none.
+    private let delay = getenv("GRU_CONVERT_PROGRESS_DELAY").flatMap { Double(String(cString: $0)) } ?? 1
+
     func show(_ message: String) {
-        guard enabled, Self.now() - start > 1 else { return }
+        guard enabled, Self.now() - start > delay else { return }
         write("\r\u{1B}[K" + message, to: Self.descriptor)
         shown = true
     }

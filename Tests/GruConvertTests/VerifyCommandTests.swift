@@ -181,3 +181,32 @@ import Testing
         #expect(right.status == 0)
     }
 }
+
+/// On a terminal, verify shows where it is within one cell (a large cell takes seconds); elsewhere nothing.
+@Suite struct VerifyProgressTests {
+    @Test func eachStageOfACellIsShownOnATerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else {
+            print("note: VerifyProgressTests skipped: no /usr/bin/script to give the tool a terminal")
+            return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qc", "\"$GRU\" verify \"$FILE\" --batch 2 --steps 2 > /dev/null", "/dev/null"]
+        process.environment = ["GRU": GRUConvertBinary.url.path, "FILE": Fixtures.path("gru_single.h5"),
+                               "GRU_CONVERT_PROGRESS_DELAY": "0", "PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        for stage in ["running the fused form", "running the explicit form", "running the float64 reference",
+                      "measuring both forms against it"] {
+            #expect(text.contains("verifying cell 1 of 1: rnn/gru_cell: \(stage)"), "\(text)")
+        }
+        // Negative control: without a terminal, no progress at all.
+        let plain = try GRUConvertBinary.run(["verify", Fixtures.path("gru_single.h5"), "--batch", "2", "--steps", "2"],
+                                             environment: ["GRU_CONVERT_PROGRESS_DELAY": "0"])
+        #expect(!plain.stderr.contains("verifying") && !plain.stdout.contains("verifying"))
+    }
+}

@@ -9,6 +9,8 @@ public struct Verifier {
     public var options: VerifyOptions
     /// Called before each cell with its index and the number of cells, for a progress line.
     public var progress: (Int, Int, String) -> Void = { _, _, _ in }
+    /// Called at each stage of one cell's check (`running the fused form`, ...): a large cell takes seconds.
+    public var stage: (String) -> Void = { _ in }
 
     /// A verifier with these options.
     public init(options: VerifyOptions) { self.options = options }
@@ -182,13 +184,17 @@ public struct Verifier {
         let (inputs, initialState) = random.sequence(batch: options.batch, steps: options.steps, dimensions: fused.dimensions)
         let (fusedModel, explicitModel): (any GRUSequenceModel, any GRUSequenceModel) = options.mode == .strict
             ? (StrictFusedCell(fused), StrictExplicitCell(explicit)) : (FastFusedCell(fused), FastExplicitCell(explicit))
+        stage("running the fused form")
         let (fusedOut, fusedMs) = timed { fusedModel.run(inputs: inputs, initialState: initialState) }
+        stage("running the explicit form")
         let (explicitOut, explicitMs) = timed { explicitModel.run(inputs: inputs, initialState: initialState) }
+        stage("running the float64 reference")
 
         // The float64 trajectory of the trusted weights; each form is measured step by step from its states.
         let wide = { (t: Tensor<Float>) in Tensor(shape: t.shape, scalars: t.scalars.map(Double.init)) }
         let truthOut = Float64Cell(truth).run(inputs: wide(inputs), initialState: wide(initialState))
         let forced = Tensor(shape: truthOut.shape, scalars: truthOut.scalars.map { Float($0) })
+        stage("measuring both forms against it")
         let fusedForced = fusedModel.run(inputs: inputs, initialState: initialState, forcedStates: forced)
         let explicitForced = explicitModel.run(inputs: inputs, initialState: initialState, forcedStates: forced)
         let fusedError = ErrorMeasures.between(fusedForced.scalars, reference: truthOut.scalars)
