@@ -79,6 +79,7 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         let file = try openStore(input, external: external, budget: memory.budget)
+        let opened = FileIdentity.snapshot(of: file)     // a change from here on fails the conversion
         let options = ConversionOptions(target: to == .explicit ? .explicit : .fused,
                                         names: NameStyle(rawValue: names.rawValue)!, cells: cells,
                                         flatOutput: SafeOutput.isCheckpoint(output))
@@ -92,6 +93,7 @@ struct Convert: ParsableCommand {
         }
         if !dryRun {
             var converter = Converter()
+            converter.inputIdentity = opened
             let progress = ProgressLine()
             converter.progress = { index, count, scope in progress.show("converting cell \(index + 1) of \(count): \(scope)") }
             let sink = try SafeOutput.sink(for: output, force: force, dropAttributes: dropAttributes)

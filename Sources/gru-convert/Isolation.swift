@@ -51,6 +51,11 @@ enum Isolation {
         var thread = pthread_t()
         let started = pthread_create(&thread, nil, { argument in
             let words = argument!.assumingMemoryBound(to: UInt64.self)
+            // The signals that end the work are the work thread's to handle (its cleanup runs there).
+            var ending = sigset_t()
+            sigemptyset(&ending)
+            for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&ending, signal) }
+            pthread_sigmask(SIG_BLOCK, &ending, nil)
             while true {
                 words[0] = HDF5Calls.count
                 words[1] = HDF5Calls.underWay ? 1 : 0

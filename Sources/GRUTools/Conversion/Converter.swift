@@ -8,6 +8,9 @@ import TensorStore
 public struct Converter {
     /// Called before each cell with its index and the number of cells, for a progress line.
     public var progress: (Int, Int, String) -> Void = { _, _, _ in }
+    /// The input's files as they were when it was opened (`FileIdentity.snapshot(of:)`); nil: as they are
+    /// when `write` begins.
+    public var inputIdentity: [String: FileIdentity?]? = nil
     /// Largest row block moved at once, in bytes: small enough to stay in cache between the read and the write.
     var blockBytes = 1 << 20
 
@@ -18,7 +21,7 @@ public struct Converter {
     /// what they were when it began (`FileIdentity`); on failure the sink is discarded.
     public func write(_ plan: ConversionPlan, from input: any TensorSource, to sink: any TensorSink) throws {
         // The input must be the same files at the end: one changed meanwhile was read as it was changing.
-        let before = Dictionary(input.storedFiles.map { ($0, FileIdentity.of($0)) }, uniquingKeysWith: { a, _ in a })
+        let before = inputIdentity ?? FileIdentity.snapshot(of: input)
         do {
             try write(plan, from: input, into: sink)
             try FileIdentity.checkUnchanged(before)

@@ -19,9 +19,11 @@ extension HDF5File {
         final class Collector { var names: [String] = [] }
         let collector = Collector()
         let visitor: gc_attribute_visitor = { name, context in
-            guard let name, let context else { return 0 }
-            Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().names.append(string(name))
-            return 0
+            HDF5Calls.callingBack {
+                guard let name, let context else { return 0 }
+                Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().names.append(string(name))
+                return 0
+            }
         }
         _ = try call("list the attributes", name.isEmpty ? "/" : name) {
             gc_visit_attributes(object.id, visitor, Unmanaged.passUnretained(collector).toOpaque())

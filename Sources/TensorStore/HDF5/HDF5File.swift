@@ -87,9 +87,11 @@ public final class HDF5File: TensorSource {
         final class Collector { var external: [String] = [] }
         let collector = Collector()
         let visitor: gc_link_visitor = { name, isExternal, context in
-            guard let name, let context, isExternal != 0 else { return 0 }
-            Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().external.append(String(cString: name))
-            return 0
+            HDF5Calls.callingBack {
+                guard let name, let context, isExternal != 0 else { return 0 }
+                Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().external.append(String(cString: name))
+                return 0
+            }
         }
         _ = try HDF5Library.call("list the links in the file", file: path) {
             gc_visit_links(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
@@ -108,12 +110,14 @@ public final class HDF5File: TensorSource {
         final class Collector { var objects: [(name: String, type: H5O_type_t)] = [] }
         let collector = Collector()
         let visitor: gc_object_visitor = { name, type, context in
-            guard let name, let context else { return 0 }
-            let text = String(cString: name)
-            if text != "." {
-                Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().objects.append((text, type))
+            HDF5Calls.callingBack {
+                guard let name, let context else { return 0 }
+                let text = String(cString: name)
+                if text != "." {
+                    Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().objects.append((text, type))
+                }
+                return 0
             }
-            return 0
         }
         _ = try HDF5Library.call("list the objects in the file", file: path) {
             gc_visit_objects(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())

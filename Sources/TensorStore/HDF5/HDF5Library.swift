@@ -78,8 +78,14 @@ final class HDF5Handle {
         self.parent = parent
     }
 
+    /// The library run this identifier belongs to (`HDF5Calls.shutDownLibrary` ends a run).
+    private let run = HDF5Calls.runs.load(ordering: .relaxed)
+
     deinit {
         let (id, kind) = (id, kind)
+        // After a shutdown the identifier is gone with the library: closing it would only start the library
+        // again (and a later one may have reused the number).
+        guard run == HDF5Calls.runs.load(ordering: .relaxed) else { return }
         HDF5Library.locked {
             switch kind {
             case .file: _ = H5Fclose(id)
@@ -119,6 +125,8 @@ private final class RecursiveLock: @unchecked Sendable {
 public enum HDF5Calls {
     fileprivate static let made = Atomic<UInt64>(0)
     fileprivate static let open = Atomic<Int>(0)
+    /// How many times the library was shut down: identifiers of an earlier run are not closed again.
+    fileprivate static let runs = Atomic<Int>(0)
 
     /// The number of calls so far; safe to read from any thread, even while a call is under way.
     public static var count: UInt64 { made.load(ordering: .relaxed) }
@@ -131,6 +139,17 @@ public enum HDF5Calls {
     /// its output: a heap that a malformed input damaged inside libhdf5 then fails here, before the
     /// output appears, not at exit after it. Later HDF5 calls start the library again.
     public static func shutDownLibrary() {
-        HDF5Library.locked { _ = H5close() }
+        HDF5Library.locked {
+            _ = H5close()
+            runs.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// Runs `body`, Swift code that libhdf5 calls back (a visitor), as not inside an HDF5 call: a crash
+    /// there is this package's, not the library's.
+    static func callingBack<T>(_ body: () throws -> T) rethrows -> T {
+        open.subtract(1, ordering: .relaxed)
+        defer { open.add(1, ordering: .relaxed) }
+        return try body()
     }
 }

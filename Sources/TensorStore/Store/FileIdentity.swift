@@ -18,6 +18,11 @@ public struct FileIdentity: Hashable, Sendable, CustomStringConvertible {
                             changed: Int64(info.st_ctim.tv_sec), changedNanoseconds: Int64(info.st_ctim.tv_nsec))
     }
 
+    /// The identity of every file `source` reads, by path.
+    public static func snapshot(of source: any TensorSource) -> [String: FileIdentity?] {
+        Dictionary(source.storedFiles.map { ($0, FileIdentity.of($0)) }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// Throws `.inputChanged`, naming the first of `files` that is no longer what `before` recorded.
     public static func checkUnchanged(_ before: [String: FileIdentity?]) throws {
         for (path, identity) in before.sorted(by: { $0.key < $1.key }) {

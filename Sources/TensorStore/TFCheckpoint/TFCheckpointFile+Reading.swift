@@ -304,18 +304,25 @@ extension TFCheckpointFile {
         return (progress?.bytes ?? 0) == position
     }
 
-    /// Extends `piece`'s streamed crc by `bytes`, just read at `position`; after its last byte, compares
-    /// with the entry's crc, remembers the verdict and throws on a mismatch.
+    /// Extends `piece`'s streamed crc by `bytes`, just read at `position` (the check, the extension and
+    /// the store under one lock); after its last byte, compares with the entry's crc, remembers the
+    /// verdict and throws on a mismatch. When another reader moved the stream meanwhile, the whole piece
+    /// is verified instead: no read ends without a verdict on what it returned.
     func streamed(_ bytes: UnsafeRawBufferPointer, of piece: Piece, _ item: Listed, file: ReadOnlyFile, at position: Int) throws {
-        let progress: (bytes: Int, crc: UInt32) = state.withLock { $0.streamed[piece.key] } ?? (0, 0)
-        guard progress.bytes == position else { return }   // another reader raced ahead: it verifies
-        let now = (bytes: position + bytes.count, crc: CRC32C.extend(progress.crc, bytes))
-        if now.bytes >= Int(piece.entry.size) {
-            state.withLock { _ = $0.streamed.removeValue(forKey: piece.key) }
-            try record(now.crc, for: piece, item, file: file)
-        } else {
-            state.withLock { $0.streamed[piece.key] = now }
+        let size = Int(piece.entry.size)
+        let outcome: (complete: Bool, crc: UInt32)? = state.withLock { state in
+            let progress: (bytes: Int, crc: UInt32) = state.streamed[piece.key] ?? (0, 0)
+            guard progress.bytes == position, state.verified[piece.key] == nil else { return nil }
+            let now = (bytes: position + bytes.count, crc: CRC32C.extend(progress.crc, bytes))
+            if now.bytes >= size {
+                state.streamed[piece.key] = nil
+                return (true, now.crc)
+            }
+            state.streamed[piece.key] = now
+            return (false, 0)
         }
+        guard let outcome else { return try verify(piece, item, file: file) }
+        if outcome.complete { try record(outcome.crc, for: piece, item, file: file) }
     }
 
     /// Compares a computed crc with the entry's and remembers the verdict; throws on a mismatch.
