@@ -7,7 +7,8 @@ struct InspectReport: Encodable {
     struct VariableEntry: Encodable {
         var name: String
         var dtype: String
-        var shape: [Int]
+        /// `null` for an HDF5 null dataspace (no value at all).
+        var shape: Nullable<[Int]>
     }
 
     struct CellEntry: Encodable {
@@ -47,7 +48,7 @@ struct InspectReport: Encodable {
     init(file: String, inventory: CellInventory) {
         self.file = file
         variables = inventory.variables.map {
-            VariableEntry(name: $0.name, dtype: $0.elementType.description, shape: $0.shape)
+            VariableEntry(name: $0.name, dtype: $0.elementType.description, shape: Nullable(value: $0.isNull ? nil : $0.shape))
         }
         cells = inventory.cells.map { cell in
             CellEntry(scope: cell.scope, layout: cell.layout.name, family: Nullable(value: cell.family?.rawValue), inputSize: cell.dimensions.inputSize,
@@ -75,7 +76,7 @@ struct InspectReport: Encodable {
     var text: String {
         var out = "\(shown(file))\n\n"
         let variableRows = zip(variables, elementCounts).map { variable, count in
-            [shown(variable.name), variable.dtype, shapeText(variable.shape), String(count),
+            [shown(variable.name), variable.dtype, variable.shape.value.map(shapeText) ?? "null", String(count),
              owner[variable.name].map(displayScope) ?? "-"]
         }
         out += table(header: ["VARIABLE", "DTYPE", "SHAPE", "ELEMENTS", "CELL"], rows: variableRows,

@@ -111,6 +111,23 @@ import Testing
         #expect(fast.status == 1 && fast.stdout.contains("  ! outputs hold NaN or infinity (1024 values)\n"))
     }
 
+    /// A null dataspace is no value at all: shown as `null` with 0 elements (not `[]` with 1, a scalar),
+    /// and carried as one by convert.
+    @Test func aNullDataspaceIsNotAScalar() throws {
+        let inspect = try GRUConvertBinary.run("inspect", Self.bad("null_dataspace"))
+        #expect(inspect.status == 0)
+        #expect(inspect.stdout.contains("\nnothing                        float32  null           0  -\n"), "\(inspect.stdout)")
+        let json = try GRUConvertBinary.run("inspect", Self.bad("null_dataspace"), "--format", "json")
+        #expect(json.stdout.contains("\"name\" : \"nothing\",\n      \"shape\" : null"))
+        let output = outputPath()
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        #expect(try GRUConvertBinary.run("convert", Self.bad("null_dataspace"), output).status == 0)
+        #expect(try HDF5File(readingFrom: output).describe("nothing").isNull)
+        // Negative control: a scalar is [] with 1 element.
+        let scalar = try GRUConvertBinary.run("inspect", Fixtures.path("gru_adam.h5"))
+        #expect(scalar.stdout.contains("\nbeta1_power:0                           float32  []             1  -\n"), "\(scalar.stdout)")
+    }
+
     @Test func oddNamesRoundTrip() throws {
         let output = outputPath(), back = outputPath()
         defer { for path in [output, back] { try? FileManager.default.removeItem(atPath: path) } }

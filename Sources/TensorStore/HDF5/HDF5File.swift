@@ -129,7 +129,9 @@ public final class HDF5File: TensorSource {
     public func describe(_ name: String) throws -> Variable {
         let dataset = try openDataset(name)
         let type = try HDF5Handle(call("read the type", name) { H5Dget_type(dataset.id) }, .datatype)
-        return Variable(name: name, elementType: try elementType(type, name), shape: try shape(of: dataset, name))
+        let space = try HDF5Handle(call("read the shape", name) { H5Dget_space(dataset.id) }, .dataspace)
+        let isNull = HDF5Library.locked { H5Sget_simple_extent_type(space.id) } == H5S_NULL
+        return Variable(name: name, elementType: try elementType(type, name), shape: try shape(of: dataset, name), isNull: isNull)
     }
 
     // MARK: - Reading values

@@ -32,19 +32,23 @@ public struct Variable: Hashable, Sendable {
     public var name: String
     /// The type of every element.
     public var elementType: ElementType
-    /// `[]` for a scalar.
+    /// `[]` for a scalar (and for a null dataspace, which `isNull` tells apart).
     public var shape: [Int]
+    /// An HDF5 null dataspace: no value at all, not even a scalar's one.
+    public var isNull: Bool
 
     /// A variable as a source lists it.
-    public init(name: String, elementType: ElementType, shape: [Int]) {
+    public init(name: String, elementType: ElementType, shape: [Int], isNull: Bool = false) {
         self.name = name
         self.elementType = elementType
         self.shape = shape
+        self.isNull = isNull
     }
 
     /// The number of elements: the product of the shape (1 for a scalar), `Int.max` if that overflows.
     public var elementCount: Int {
-        shape.reduce(1) { count, extent in
+        if isNull { return 0 }
+        return shape.reduce(1) { count, extent in
             let (product, overflow) = count.multipliedReportingOverflow(by: extent)
             return overflow ? Int.max : product
         }
