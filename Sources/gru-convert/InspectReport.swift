@@ -137,7 +137,7 @@ private func plural(_ count: Int, _ noun: String) -> String {
 private func table(header: [String], rows: [[String]], rightAligned: Set<Int>) -> String {
     let all = [header] + rows
     // Each cell's width once (a String's count walks its grapheme clusters; ASCII needs only its length).
-    let cellWidths = all.map { row in row.map { $0.utf8.allSatisfy { $0 < 0x80 } ? $0.utf8.count : $0.count } }
+    let cellWidths = all.map { row in row.map(displayWidth) }
     let widths = header.indices.map { column in cellWidths.map { $0[column] }.max() ?? 0 }
     var text = ""
     text.reserveCapacity(all.count * (widths.reduce(0, +) + 2 * widths.count + 1))
@@ -153,6 +153,27 @@ private func table(header: [String], rows: [[String]], rightAligned: Set<Int>) -
         text += "\n"
     }
     return text
+}
+
+/// Terminal columns `text` takes: 2 for East Asian wide and fullwidth characters (and emoji), 0 for
+/// combining marks and zero-width characters, 1 otherwise; ASCII by its length.
+func displayWidth(_ text: String) -> Int {
+    if text.utf8.allSatisfy({ $0 < 0x80 }) { return text.utf8.count }
+    var width = 0
+    for scalar in text.unicodeScalars {
+        switch scalar.properties.generalCategory {
+        case .nonspacingMark, .enclosingMark, .format: continue
+        default: break
+        }
+        let v = scalar.value
+        let wide = (0x1100...0x115F).contains(v) || (0x2E80...0x303E).contains(v) || (0x3041...0x33FF).contains(v)
+            || (0x3400...0x4DBF).contains(v) || (0x4E00...0x9FFF).contains(v) || (0xA000...0xA4CF).contains(v)
+            || (0xAC00...0xD7A3).contains(v) || (0xF900...0xFAFF).contains(v) || (0xFE30...0xFE4F).contains(v)
+            || (0xFF00...0xFF60).contains(v) || (0xFFE0...0xFFE6).contains(v) || (0x1F300...0x1F64F).contains(v)
+            || (0x1F900...0x1F9FF).contains(v) || (0x20000...0x3FFFD).contains(v)
+        width += wide ? 2 : 1
+    }
+    return width
 }
 
 /// An optional that JSON shows as `null` instead of leaving its key out: every documented key is always there.

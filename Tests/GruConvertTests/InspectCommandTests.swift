@@ -233,3 +233,25 @@ import Testing
         #expect(try GRUConvertBinary.run("inspect", "missing.h5").stdout.isEmpty)
     }
 }
+
+/// Columns line up on a terminal whatever the names: a wide character takes two columns.
+@Suite struct WideNameTests {
+    @Test func wideCharactersKeepTheColumnsAligned() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wide-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("wide.h5").path
+        let writer = try HDF5Writer(creating: input, temporaryPath: input + ".tmp")
+        for name in ["模型", "abcd", "e\u{301}"] {     // 4 columns, 4 columns, 1 column (e + combining acute)
+            try writer.create(name, elementType: .float(bits: 32), shape: [1])
+            try [Float(1)].withUnsafeBytes { try writer.writeRawRows(name, rows: 0..<1, from: $0) }
+        }
+        try writer.finish()
+        let result = try GRUConvertBinary.run("inspect", input)
+        #expect(result.status == 0)
+        // VARIABLE is the widest (8 columns); each name is padded to 8 columns, then two spaces.
+        #expect(result.stdout.contains("\nabcd      float32"), "\(result.stdout)")
+        #expect(result.stdout.contains("\n模型      float32"), "\(result.stdout)")
+        #expect(result.stdout.contains("\ne\u{301}         float32"), "\(result.stdout)")
+    }
+}
