@@ -51,6 +51,7 @@ if [ "$target" = hdf5 ]; then
     seed keras fixtures/keras/*.h5
     seed keras-mistakes fixtures/keras/mistakes/*.h5
     seed with-reference fuzz/seeds/*.h5     # cells and their reference runs in one file (fuzz/seeds/make_seeds.py)
+    seed compressed fixtures/compressed/*.h5   # LZF chunks, through the tool's own decoder (CHDF5/shim.h)
     cp -n fuzz/regressions/* "$corpus"/ 2>/dev/null || true
 else
     seed checkpoint fuzz/checkpoint-seeds/*.bin   # every fixture checkpoint (fuzz/checkpoint-seeds/make_seeds.py)

@@ -257,4 +257,75 @@ static inline herr_t gc_reclaim(hid_t type, hid_t space, void *buffer) {
 #endif
 }
 
+
+// MARK: - The LZF filter (h5py's default compressor), decoding only
+
+/// h5py's registered filter id for LZF.
+#define GC_LZF_FILTER_ID 32000
+
+/// Decodes LZF `in` into `out` (the format: a control byte below 32 starts a run of control + 1 literal
+/// bytes; above, its top three bits (7: plus the next byte) + 2 bytes are copied from the output at the
+/// distance given by its low five bits and the next byte, + 1). Returns the bytes written, -1 when `out`
+/// is too small, -2 when `in` is not LZF.
+static inline long gc_lzf_decode(const unsigned char *in, size_t in_len, unsigned char *out, size_t out_len) {
+    size_t i = 0, o = 0;
+    while (i < in_len) {
+        unsigned control = in[i++];
+        if (control < 32) {
+            size_t run = (size_t)control + 1;
+            if (run > in_len - i) return -2;
+            if (run > out_len - o) return -1;
+            memcpy(out + o, in + i, run);
+            i += run;
+            o += run;
+        } else {
+            size_t length = control >> 5;
+            if (length == 7) {
+                if (i >= in_len) return -2;
+                length += in[i++];
+            }
+            if (i >= in_len) return -2;
+            size_t distance = ((size_t)(control & 0x1f) << 8) + in[i++] + 1;
+            length += 2;
+            if (distance > o) return -2;
+            if (length > out_len - o) return -1;
+            for (size_t k = 0; k < length; k++) out[o + k] = out[o - distance + k];   /* may overlap: byte by byte */
+            o += length;
+        }
+    }
+    return (long)o;
+}
+
+/// The filter function HDF5 calls: decoding only (writing LZF is refused). The decoded size is the
+/// chunk's size in bytes when h5py recorded it (third filter parameter), else grows from the buffer's.
+static inline size_t gc_lzf_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes,
+                                   size_t *buf_size, void **buf) {
+    if (!(flags & H5Z_FLAG_REVERSE)) return 0;
+    size_t size = (cd_nelmts >= 3 && cd_values[2] != 0) ? cd_values[2] : *buf_size;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        unsigned char *out = H5allocate_memory(size, 0);
+        if (!out) return 0;
+        long written = gc_lzf_decode(*buf, nbytes, out, size);
+        if (written >= 0) {
+            H5free_memory(*buf);
+            *buf = out;
+            *buf_size = size;
+            return (size_t)written;
+        }
+        H5free_memory(out);
+        if (written == -2) return 0;
+        size *= 2;                                   /* recorded size too small: grow, a few times */
+    }
+    return 0;
+}
+
+/// Registers the LZF decoder unless libhdf5 already has a working LZF filter (a plugin). Returns 1 when
+/// this one is registered, 0 when one was there, negative on failure.
+static inline int gc_register_lzf(void) {
+    if (H5Zfilter_avail(GC_LZF_FILTER_ID) > 0) return 0;
+    H5Z_class2_t lzf = {H5Z_CLASS_T_VERS, GC_LZF_FILTER_ID, 1, 1, "lzf (gru-convert, decoding only)", NULL, NULL,
+                        (H5Z_func_t)gc_lzf_filter};
+    return H5Zregister(&lzf) < 0 ? -1 : 1;
+}
+
 #endif

@@ -36,6 +36,9 @@ public final class HDF5File: TensorSource {
             H5Fopen(path, gc_file_access_read_only(), access.id)
         }
         file = HDF5Handle(id, .file)
+        // h5py's default compressor, which Debian's libhdf5 lacks (its LZF plugin package does not load):
+        // a decoder of our own, unless a working one is there.
+        _ = HDF5Library.locked { gc_register_lzf() }
     }
 
     /// Each way a path can fail to be a readable, non-empty file gets its own message (`stat`, `access`).

@@ -52,6 +52,14 @@ enum HDF5Library {
     /// "file write failed: time = ..., errno = 28, error message = 'No space left on device', buf = 0x...",
     /// which a user needs as "No space left on device".
     static func plainWords(_ message: String) -> String {
+        // The plugin search for a filter libhdf5 lacks ("can't open directory: .../plugins", "can't dlopen").
+        if message.hasPrefix("can't open directory:") && message.hasSuffix("plugins") || message.hasPrefix("can't dlopen") {
+            return "the data is compressed with a filter this libhdf5 does not have (a plugin is missing); "
+                + "re-save the file with gzip or without compression"
+        }
+        if message == "filter returned failure during read" {
+            return "a compressed chunk cannot be decoded: the data is damaged"
+        }
         let marker = Array("errno = ".utf8), bytes = Array(message.utf8)
         guard bytes.count >= marker.count,
               let start = (0...(bytes.count - marker.count)).first(where: { bytes[$0..<$0 + marker.count].elementsEqual(marker) })
