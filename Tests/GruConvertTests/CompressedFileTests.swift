@@ -36,4 +36,15 @@ import Testing
                 + "(the data is compressed with a filter this libhdf5 does not have (a plugin is missing); "
                 + "re-save the file with gzip or without compression)\n")
     }
+
+    /// A file from a newer HDF5 (a message version 1.10.8 does not know) says so, and what to do.
+    @Test func aNewerFormatSaysSo() throws {
+        let newer = try GRUConvertBinary.run("verify", Fixtures.path("bad/newer_layout.h5"))
+        #expect(newer.status == 2)
+        #expect(newer.stderr == "error: \(Fixtures.path("bad/newer_layout.h5")): rnn/gru_cell/gates/kernel: cannot open the dataset "
+                + "(its layout message has a version this libhdf5 (1.10.8) does not read: written by a newer HDF5 "
+                + "(re-save it with an older format, h5py: libver='earliest' or 'v110'), or damaged)\n")
+        // Negative control: the file it was made from reads.
+        #expect(try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5")).status == 0)
+    }
 }

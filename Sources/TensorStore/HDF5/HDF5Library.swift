@@ -51,11 +51,25 @@ enum HDF5Library {
     /// HDF5's message, or the system's words when it reports a failed system call: its file driver says
     /// "file write failed: time = ..., errno = 28, error message = 'No space left on device', buf = 0x...",
     /// which a user needs as "No space left on device".
+    /// `1.10.8`: the libhdf5 this process runs.
+    static let libraryVersion: String = {
+        var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
+        _ = H5get_libversion(&major, &minor, &release)
+        return "\(major).\(minor).\(release)"
+    }()
+
     static func plainWords(_ message: String) -> String {
         // The plugin search for a filter libhdf5 lacks ("can't open directory: .../plugins", "can't dlopen").
         if message.hasPrefix("can't open directory:") && message.hasSuffix("plugins") || message.hasPrefix("can't dlopen") {
             return "the data is compressed with a filter this libhdf5 does not have (a plugin is missing); "
                 + "re-save the file with gzip or without compression"
+        }
+        // A message version beyond what this libhdf5 knows: written by a newer HDF5.
+        if message.hasPrefix("bad version number for "), message.hasSuffix(" message"),
+           message.count > "bad version number for  message".count {
+            let what = message.dropFirst("bad version number for ".count).dropLast(" message".count)
+            return "its \(what) message has a version this libhdf5 (\(libraryVersion)) does not read: written by a newer HDF5 "
+                + "(re-save it with an older format, h5py: libver='earliest' or 'v110'), or damaged"
         }
         if message == "filter returned failure during read" {
             return "a compressed chunk cannot be decoded: the data is damaged"
