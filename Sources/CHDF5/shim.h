@@ -107,14 +107,21 @@ typedef H5O_info_t gc_object_info;
 typedef H5L_info_t gc_link_info;
 #endif
 
-/// What `gc_visit_objects` reports for each object: a path relative to the start, and its kind.
-typedef int (*gc_object_visitor)(const char *name, H5O_type_t type, void *context);
+/// What `gc_visit_objects` reports for each object: a path relative to the start, its kind and its
+/// address in the file (what a hard link to it carries, see `gc_visit_links`).
+typedef int (*gc_object_visitor)(const char *name, H5O_type_t type, unsigned long long address, void *context);
 
 typedef struct { gc_object_visitor visit; void *context; } gc_visit_state;
 
 static herr_t gc_visit_trampoline(hid_t obj, const char *name, const gc_object_info *info, void *data) {
     (void)obj;
-    return ((gc_visit_state *)data)->visit(name, info->type, ((gc_visit_state *)data)->context);
+    unsigned long long address = 0;
+#if H5_VERSION_GE(1, 12, 0)
+    memcpy(&address, &info->token, sizeof address < sizeof info->token ? sizeof address : sizeof info->token);
+#else
+    address = (unsigned long long)info->addr;
+#endif
+    return ((gc_visit_state *)data)->visit(name, info->type, address, ((gc_visit_state *)data)->context);
 }
 
 /// Visits every object reachable by hard links from `location` once, in increasing name order
@@ -167,16 +174,25 @@ static inline herr_t gc_visit_attributes(hid_t object, gc_attribute_visitor visi
 
 // MARK: - Reach outside the file
 
-/// What `gc_visit_links` reports for each link: its path and whether it is an external link.
-typedef int (*gc_link_visitor)(const char *name, int is_external, void *context);
+/// What `gc_visit_links` reports for each link: its path, its kind (0 hard, 1 soft, 2 external, 3 other)
+/// and, for a hard link, the object's address in the file (two names of one object share it).
+typedef int (*gc_link_visitor)(const char *name, int kind, unsigned long long address, void *context);
 
 typedef struct { gc_link_visitor visit; void *context; } gc_link_state;
 
 static herr_t gc_link_trampoline(hid_t group, const char *name, const gc_link_info *info, void *data) {
     (void)group;
     gc_link_state *state = (gc_link_state *)data;
-    int external = info->type == H5L_TYPE_EXTERNAL;
-    return state->visit(name, external, state->context);
+    int kind = info->type == H5L_TYPE_HARD ? 0 : info->type == H5L_TYPE_SOFT ? 1 : info->type == H5L_TYPE_EXTERNAL ? 2 : 3;
+    unsigned long long address = 0;
+    if (info->type == H5L_TYPE_HARD) {
+#if H5_VERSION_GE(1, 12, 0)
+        memcpy(&address, &info->u.token, sizeof address < sizeof info->u.token ? sizeof address : sizeof info->u.token);
+#else
+        address = (unsigned long long)info->u.address;
+#endif
+    }
+    return state->visit(name, kind, address, state->context);
 }
 
 /// Visits every link reachable from `location` by hard links, in name order (`H5Lvisit` / `H5Lvisit2`);

@@ -65,6 +65,9 @@ struct Convert: ParsableCommand {
     @Flag(help: "Print what would be written, without writing.")
     var dryRun = false
 
+    @Flag(help: "Convert files holding what convert does not carry (soft links, second names of an object, committed datatypes, references), leaving it out and naming it in a note, instead of refusing.")
+    var dropUnsupported = false
+
     @Flag(help: "Leave out attributes the output cannot hold (a TensorFlow checkpoint holds none), naming them in a note, instead of refusing to convert.")
     var dropAttributes = false
 
@@ -80,9 +83,10 @@ struct Convert: ParsableCommand {
     func run() throws {
         let file = try openStore(input, external: external, budget: memory.budget)
         let opened = FileIdentity.snapshot(of: file)     // a change from here on fails the conversion
-        let options = ConversionOptions(target: to == .explicit ? .explicit : .fused,
+        var options = ConversionOptions(target: to == .explicit ? .explicit : .fused,
                                         names: NameStyle(rawValue: names.rawValue)!, cells: cells,
                                         flatOutput: SafeOutput.isCheckpoint(output))
+        options.dropUncarried = dropUnsupported
         let plan = try ConversionPlan.make(for: file, options: options)
         var bytes: Int? = nil
         // Every refusal of a real run, --dry-run included. A checkpoint is two files; the input is compared

@@ -128,6 +128,37 @@ import Testing
         #expect(scalar.stdout.contains("\nbeta1_power:0                           float32  []             1  -\n"), "\(scalar.stdout)")
     }
 
+    /// Links, second names, committed datatypes and references: inspect lists every name of a dataset (a
+    /// second name no longer hides the cell's), convert refuses what it does not carry, naming it, or
+    /// leaves it out with --drop-unsupported and says what.
+    @Test func whatConvertDoesNotCarryIsRefusedOrListed() throws {
+        let inspect = try GRUConvertBinary.run("inspect", Self.bad("structure"))
+        #expect(inspect.status == 0)
+        #expect(inspect.stdout.contains("\naliases/hard_kernel            float32    [9, 8]        72  -\n"))
+        #expect(inspect.stdout.contains("\nrnn/gru_cell/gates/kernel      float32    [9, 8]        72  rnn/gru_cell\n"))
+        #expect(inspect.stdout.contains("1 GRU cell, 0 problems"))
+        let output = outputPath()
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let refused = try GRUConvertBinary.run("convert", Self.bad("structure"), output)
+        #expect(refused.status == 2)
+        #expect(refused.stderr == "error: \(Self.bad("structure")): aliases/dangling: is a soft link, which convert does not carry "
+                + "(nor 4 more); --drop-unsupported converts without them, listing what is left out\n")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        let dropped = try GRUConvertBinary.run("convert", Self.bad("structure"), output, "--drop-unsupported")
+        #expect(dropped.status == 0)
+        #expect(dropped.stderr == "note: 5 objects left out (--drop-unsupported): aliases/dangling (a soft link), aliases/hard_kernel "
+                + "(a second name of rnn/gru_cell/gates/kernel (one object under 2 names)), aliases/soft_kernel (a soft link), ...\n")
+        let written = try HDF5File(readingFrom: output)
+        #expect(try written.datasetNames().sorted() == ["rnn/gru_cell/Uh", "rnn/gru_cell/Ur", "rnn/gru_cell/Uz", "rnn/gru_cell/Wh",
+                                                        "rnn/gru_cell/Wr", "rnn/gru_cell/Wz", "rnn/gru_cell/bh", "rnn/gru_cell/br",
+                                                        "rnn/gru_cell/bz"])
+        // Negative control: a file with none of these converts with nothing to say.
+        let plain = outputPath()
+        defer { try? FileManager.default.removeItem(atPath: plain) }
+        let single = try GRUConvertBinary.run("convert", Fixtures.path("gru_single.h5"), plain)
+        #expect(single.status == 0 && single.stderr.isEmpty)
+    }
+
     @Test func oddNamesRoundTrip() throws {
         let output = outputPath(), back = outputPath()
         defer { for path in [output, back] { try? FileManager.default.removeItem(atPath: path) } }

@@ -45,6 +45,14 @@ import Testing
             (2, "error: FILE: the HDF5 library made no progress for 3 s while reading this file; it is malformed\n")],
     ]
 
+    /// The one input whose conversion depends on the heap's layout (the environment, the order of HDF5
+    /// calls): libhdf5 damages its heap while reading it, and the shutdown before publishing either
+    /// crashes on that (status 2, nothing published) or does not (status 0, OUTPUT complete). Never both.
+    static let convertEitherOutcome: [String: [(status: Int32, stderr: String)]] = [
+        "crash-d15c7967f60d9213ba7148e9acc6bc709ac6a776": [
+            (2, "error: FILE: the HDF5 library crashed while reading this file (SIGABRT); it is malformed\n"), (0, "")],
+    ]
+
     @Test func everyRegressionInputHasAPinnedOutcome() {
         let names = Set(Self.regressions.map { URL(fileURLWithPath: $0).lastPathComponent })
         #expect(names == Set(Self.outcomes.keys))
@@ -66,7 +74,7 @@ import Testing
         for (n, arguments) in commands.enumerated() {
             let result = try GRUConvertBinary.run(arguments, environment: ["GRU_CONVERT_STALL_SECONDS": hangs ? "3" : "60"])
             let stderr = result.stderr.replacingOccurrences(of: path, with: "FILE").replacingOccurrences(of: output, with: "OUTPUT")
-            let allowed = Self.eitherOutcome[name] ?? [expected[n]]
+            let allowed = Self.eitherOutcome[name] ?? (arguments[0] == "convert" ? Self.convertEitherOutcome[name] : nil) ?? [expected[n]]
             #expect(allowed.contains { $0.status == result.status && $0.stderr == stderr },
                     "\(arguments[0]) \(name): status \(result.status), stderr \(stderr)")
             // A failed command leaves no OUTPUT, even when libhdf5 crashes after the work (it is shut down

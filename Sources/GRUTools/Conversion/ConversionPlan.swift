@@ -32,6 +32,9 @@ public struct ConversionOptions: Sendable {
     /// The output has flat names (a TensorFlow checkpoint), so `x` and `x/Adam` can both be written;
     /// an HDF5 output cannot hold a dataset that is also a group.
     public var flatOutput: Bool
+    /// Convert even when the input holds what a conversion does not carry (`TensorSource.uncarried()`),
+    /// listing it in the plan's notes; by default that is refused, naming the first.
+    public var dropUncarried = false
 
     /// Options; by default every cell, split, under its own names, into a hierarchical output.
     public init(target: ConversionTarget = .explicit, names: NameStyle = .keep, cells: [String] = [], flatOutput: Bool = false) {
@@ -132,7 +135,30 @@ public struct ConversionPlan: Sendable {
         }
         let converted = Set(cells.flatMap { $0.datasets.flatMap(\.sources) })
         let copied = inventory.variables.map(\.name).filter { !converted.contains($0) }
-        var plan = ConversionPlan(cells: cells, copied: copied)
+        // What the input holds that a conversion does not carry. An object under several names keeps one:
+        // the name a cell converts, else the first; its other names are what is lost.
+        var uncarried: [UncarriedObject] = []
+        for item in try file.uncarried() {
+            if item.names.isEmpty { uncarried.append(item); continue }
+            let kept = item.names.first(where: converted.contains) ?? item.names[0]
+            if item.object != kept {
+                uncarried.append(UncarriedObject(object: item.object, reason: "is a second name of \(kept) (one object under "
+                                                 + "\(item.names.count) names)", names: item.names))
+            }
+        }
+        let leftOut = Set(uncarried.map(\.object))
+        var plan = ConversionPlan(cells: cells, copied: copied.filter { !leftOut.contains($0) })
+        if let first = uncarried.first {
+            guard options.dropUncarried else {
+                throw StoreError(.unsupportedType, file: file.path, object: first.object,
+                                 reason: "\(first.reason), which convert does not carry"
+                                     + (uncarried.count > 1 ? " (nor \(uncarried.count - 1) more)" : "")
+                                     + "; --drop-unsupported converts without \(uncarried.count > 1 ? "them" : "it"), listing what is left out")
+            }
+            let shown = uncarried.prefix(3).map { "\($0.object) (\($0.reason.hasPrefix("is ") ? String($0.reason.dropFirst(3)) : $0.reason))" }
+            plan.notes.append("\(uncarried.count) object\(uncarried.count == 1 ? "" : "s") left out (--drop-unsupported): "
+                              + shown.joined(separator: ", ") + (uncarried.count > 3 ? ", ..." : ""))
+        }
         plan.adaptTensorSuffixes(flatOutput: options.flatOutput)
         try plan.checkNamesAreFree(file: file, flatOutput: options.flatOutput)
         return plan

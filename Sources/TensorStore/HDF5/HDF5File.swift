@@ -87,19 +87,7 @@ public final class HDF5File: TensorSource {
     /// Refuses external links unless `allowExternal` (`H5Lvisit`; they are never followed either way).
     private func checkLinks() throws {
         guard !allowExternal else { return }
-        final class Collector { var external: [String] = [] }
-        let collector = Collector()
-        let visitor: gc_link_visitor = { name, isExternal, context in
-            HDF5Calls.callingBack {
-                guard let name, let context, isExternal != 0 else { return 0 }
-                Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().external.append(String(cString: name))
-                return 0
-            }
-        }
-        _ = try HDF5Library.call("list the links in the file", file: path) {
-            gc_visit_links(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
-        }
-        guard let link = collector.external.first else { return }
+        guard let link = try links().first(where: { $0.kind == .external })?.name else { return }
         var target = [CChar](repeating: 0, count: 4096), object = [CChar](repeating: 0, count: 4096)
         let known = HDF5Library.locked { gc_external_link_target(file.id, link, &target, target.count, &object, object.count) } >= 0
         let destination = known ? "\(string(target)):\(string(object))" : "another file"
@@ -107,17 +95,81 @@ public final class HDF5File: TensorSource {
                               + "(links are never followed; --allow-external accepts files that have them)")
     }
 
-    /// Every object reachable by hard links, once each, in name order (`H5Ovisit`), without the root.
-    private func objectNames() throws -> [(name: String, type: H5O_type_t)] {
-        try checkLinks()
-        final class Collector { var objects: [(name: String, type: H5O_type_t)] = [] }
+    /// One link of the file: its path, kind and, for a hard link, the address of the object it names.
+    public struct Link: Hashable, Sendable {
+        /// The kinds HDF5 has.
+        public enum Kind: Hashable, Sendable { case hard, soft, external, other }
+        /// The link's path, without the leading `/`.
+        public var name: String
+        /// What kind of link it is.
+        public var kind: Kind
+        /// For a hard link, the object's address (two names of one object share it); 0 otherwise.
+        public var address: UInt64
+    }
+
+    /// Every link reachable from the root by hard links, in name order (`H5Lvisit`); soft and external
+    /// links are listed, never followed.
+    public func links() throws -> [Link] {
+        final class Collector { var links: [Link] = [] }
         let collector = Collector()
-        let visitor: gc_object_visitor = { name, type, context in
+        let visitor: gc_link_visitor = { name, kind, address, context in
             HDF5Calls.callingBack {
                 guard let name, let context else { return 0 }
-                let text = String(cString: name)
-                if text != "." {
-                    Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().objects.append((text, type))
+                let kinds: [Link.Kind] = [.hard, .soft, .external, .other]
+                Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().links.append(
+                    Link(name: String(cString: name), kind: kinds[Int(min(max(kind, 0), 3))], address: UInt64(address)))
+                return 0
+            }
+        }
+        _ = try HDF5Library.call("list the links in the file", file: path) {
+            gc_visit_links(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
+        }
+        return collector.links
+    }
+
+    /// What a conversion does not carry, in name order: soft links (dangling or not) and links of other
+    /// kinds, external links (when they are allowed at all), every name of an object reachable under
+    /// several (hard links: copies would make them separate objects), committed datatypes, and datasets of
+    /// object or region references (their targets would not follow).
+    public func uncarried() throws -> [UncarriedObject] {
+        var found: [UncarriedObject] = []
+        var names: [UInt64: [String]] = [:]
+        for link in try links() {
+            switch link.kind {
+            case .soft: found.append(UncarriedObject(object: link.name, reason: "is a soft link"))
+            case .external: found.append(UncarriedObject(object: link.name, reason: "is an external link"))
+            case .other: found.append(UncarriedObject(object: link.name, reason: "is a user-defined link"))
+            case .hard: names[link.address, default: []].append(link.name)
+            }
+        }
+        // Every name of an object with several: which of them a conversion keeps is the plan's choice.
+        for group in names.values where group.count > 1 {
+            for name in group {
+                found.append(UncarriedObject(object: name, reason: "is one of \(group.count) names of one object "
+                                             + "(\(group.joined(separator: ", ")))", names: group))
+            }
+        }
+        for object in try objectNames() where object.type == H5O_TYPE_NAMED_DATATYPE {
+            found.append(UncarriedObject(object: object.name, reason: "is a committed datatype"))
+        }
+        for variable in try variables() where variable.elementType == .other("reference") {
+            found.append(UncarriedObject(object: variable.name, reason: "holds references to other objects"))
+        }
+        return found.sorted { $0.object.utf8.lexicographicallyPrecedes($1.object.utf8) }
+    }
+
+    /// Every name of every object reachable by hard links, in name order, without the root: an object
+    /// with several names (hard links) is listed under each (`H5Ovisit` for the objects and their kinds,
+    /// `H5Lvisit` for the names).
+    private func objectNames() throws -> [(name: String, type: H5O_type_t)] {
+        try checkLinks()
+        final class Collector { var objects: [UInt64: H5O_type_t] = [:] }
+        let collector = Collector()
+        let visitor: gc_object_visitor = { name, type, address, context in
+            HDF5Calls.callingBack {
+                guard let name, let context else { return 0 }
+                if String(cString: name) != "." {
+                    Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().objects[UInt64(address)] = type
                 }
                 return 0
             }
@@ -125,7 +177,10 @@ public final class HDF5File: TensorSource {
         _ = try HDF5Library.call("list the objects in the file", file: path) {
             gc_visit_objects(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
         }
-        return collector.objects
+        return try links().compactMap { link in
+            guard link.kind == .hard, let type = collector.objects[link.address] else { return nil }
+            return (link.name, type)
+        }
     }
 
     /// The type and shape of one dataset, without reading its data.

@@ -9,6 +9,9 @@ public protocol TensorSource: AnyObject {
     var path: String { get }
     /// Every file the source reads (a checkpoint's index and data files; an HDF5 file itself).
     var storedFiles: [String] { get }
+    /// What the source holds besides variables, containers and attributes, which a conversion does not
+    /// carry (soft links, second names of one object, committed datatypes, references): each with why.
+    func uncarried() throws -> [UncarriedObject]
     /// The format's name for messages (`HDF5`).
     var formatName: String { get }
     /// No read allocates more than this; a tensor declaring more is refused before allocation.
@@ -99,6 +102,9 @@ extension TensorSource {
     /// The one file at `path`.
     public var storedFiles: [String] { [path] }
 
+    /// Nothing: a format of variables alone.
+    public func uncarried() throws -> [UncarriedObject] { [] }
+
     /// None: a format without optimizer records (HDF5: discovery knows slots stored under their variable's
     /// path, and Keras's optimizer groups, by name).
     public func slotOwners() throws -> [String: String] { [:] }
@@ -170,5 +176,20 @@ extension ElementType {
     public var byteWidth: Int? {
         if case .float(let bits) = self, [16, 32, 64].contains(bits) { return bits / 8 }
         return nil
+    }
+}
+
+/// Something a source holds that a conversion does not carry, and why.
+public struct UncarriedObject: Hashable, Sendable {
+    /// Its path.
+    public var object: String
+    /// `is a soft link`, `is a committed datatype`, ...
+    public var reason: String
+    /// For a name of an object that has other names (hard links): all its names, in order.
+    public var names: [String]
+
+    /// `object`, because `reason`; `names` for an object under several names.
+    public init(object: String, reason: String, names: [String] = []) {
+        (self.object, self.reason, self.names) = (object, reason, names)
     }
 }
