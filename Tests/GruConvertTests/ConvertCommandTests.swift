@@ -69,16 +69,13 @@ import Testing
 /// `convert` converts cells: a file with none is an error, not a silent copy; `--cell` takes h5ls's
 /// spelling of a scope too.
 @Suite struct ConvertScopeTests {
-    @Test func aFileWithoutCellsIsRefusedAndLeadingSlashesAreScopes() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("scopes-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let input = directory.appendingPathComponent("nocell.h5").path
+    @Test func aFileWithoutCellsIsRefusedAndLeadingSlashesAreScopes() throws { try withScratchDirectory("scopes") { directory in
+        let input = directory + "/nocell.h5"
         let writer = try HDF5Writer(creating: input, temporaryPath: input + ".tmp")
         try writer.create("dense/kernel:0", elementType: .float(bits: 32), shape: [2, 3])
         try [Float](repeating: 1, count: 6).withUnsafeBytes { try writer.writeRawRows("dense/kernel:0", rows: 0..<2, from: $0) }
         try writer.finish()
-        let output = directory.appendingPathComponent("out.h5").path
+        let output = directory + "/out.h5"
         let none = try GRUConvertBinary.run("convert", input, output)
         #expect(none.status == 2)
         #expect(none.stderr == "error: \(input): no GRU cells found, so there is nothing to convert (run `gru-convert inspect` to see what it holds)\n")
@@ -88,17 +85,14 @@ import Testing
         #expect(slashed.status == 0)
         let wrong = try GRUConvertBinary.run("convert", Fixtures.path("gru_single.h5"), output + "2", "--cell", "/rnn/other")
         #expect(wrong.status == 2 && wrong.stderr.hasSuffix("rnn/other: --cell names no GRU cell of this file (cells: rnn/gru_cell)\n"))
-    }
+    } }
 }
 
 /// A split renamed to one generation's spelling fuses back in that generation's layout, never a mix.
 @Suite struct RenamedSplitTests {
     @Test(arguments: [("legacy", "RNN/GRUCell/Gates/Linear/Matrix"), ("tf", "rnn/gru_cell/gates/kernel")])
-    func aRenamedSplitFusesBackInItsOwnSpelling(_ style: String, _ fusedKernel: String) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("renamed-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let split = directory.appendingPathComponent("split.h5").path, back = directory.appendingPathComponent("back.h5").path
+    func aRenamedSplitFusesBackInItsOwnSpelling(_ style: String, _ fusedKernel: String) throws { try withScratchDirectory("renamed") { directory in
+        let split = directory + "/split.h5", back = directory + "/back.h5"
         // From the legacy fixture to tf names, from the current one to legacy names: the spelling changes.
         let source = Fixtures.path(style == "legacy" ? "gru_single.h5" : "gru_legacy.h5")
         #expect(try GRUConvertBinary.run("convert", source, split, "--names", style).status == 0)
@@ -106,5 +100,5 @@ import Testing
         #expect(fused.status == 0)
         #expect(fused.stdout.contains(" -> \(fusedKernel)\n"), "\(fused.stdout)")
         #expect(try GRUConvertBinary.run("verify", source, back).status == 0)
-    }
+    } }
 }

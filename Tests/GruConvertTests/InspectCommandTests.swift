@@ -159,11 +159,8 @@ import Testing
     static let evilScope = "evil\nerror: forged line\u{1b}[31m"
 
     /// A file whose only cell is under `evilScope`, missing its candidate bias (so it is a problem).
-    func withEvilFile(_ body: (String) throws -> Void) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("evil-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let input = directory.appendingPathComponent("evil.h5").path
+    func withEvilFile(_ body: (String) throws -> Void) throws { try withScratchDirectory("evil") { directory in
+        let input = directory + "/evil.h5"
         let writer = try HDF5Writer(creating: input, temporaryPath: input + ".tmp")
         for (tensor, shape) in [("gates/kernel", [3, 4]), ("gates/bias", [4]), ("candidate/kernel", [3, 2])] {
             let name = Self.evilScope + "/gru_cell/" + tensor
@@ -173,7 +170,7 @@ import Testing
         }
         try writer.finish()
         try body(input)
-    }
+    } }
 
     @Test func controlCharactersInNamesAreEscapedInText() throws {
         try withEvilFile { input in
@@ -236,11 +233,8 @@ import Testing
 
 /// Columns line up on a terminal whatever the names: a wide character takes two columns.
 @Suite struct WideNameTests {
-    @Test func wideCharactersKeepTheColumnsAligned() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wide-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let input = directory.appendingPathComponent("wide.h5").path
+    @Test func wideCharactersKeepTheColumnsAligned() throws { try withScratchDirectory("wide") { directory in
+        let input = directory + "/wide.h5"
         let writer = try HDF5Writer(creating: input, temporaryPath: input + ".tmp")
         for name in ["模型", "abcd", "e\u{301}"] {     // 4 columns, 4 columns, 1 column (e + combining acute)
             try writer.create(name, elementType: .float(bits: 32), shape: [1])
@@ -253,5 +247,5 @@ import Testing
         #expect(result.stdout.contains("\nabcd      float32"), "\(result.stdout)")
         #expect(result.stdout.contains("\n模型      float32"), "\(result.stdout)")
         #expect(result.stdout.contains("\ne\u{301}         float32"), "\(result.stdout)")
-    }
+    } }
 }

@@ -143,11 +143,8 @@ import Testing
 /// A float32 file against a float64 copy of it: the values are equal, but the report must not call them
 /// the same bytes.
 @Suite struct StoredTypeTests {
-    @Test func equalValuesInAnotherTypeAreNotCalledBitForBit() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("types-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let wide = directory.appendingPathComponent("f64.h5").path
+    @Test func equalValuesInAnotherTypeAreNotCalledBitForBit() throws { try withScratchDirectory("types") { directory in
+        let wide = directory + "/f64.h5"
         let source = try HDF5File(readingFrom: Fixtures.path("gru_single.h5"))
         let writer = try HDF5Writer(creating: wide, temporaryPath: wide + ".tmp")
         for variable in try source.variables() {
@@ -164,7 +161,7 @@ import Testing
         // Negative control: the same file against itself is bit for bit.
         let same = try GRUConvertBinary.run("verify", Fixtures.path("gru_single.h5"), Fixtures.path("gru_single.h5"))
         #expect(same.stdout.contains("  weights   identical, every element bit for bit\n"))
-    }
+    } }
 }
 
 /// A reference run of the wrong sizes is an input error (status 2), as a missing one is.
