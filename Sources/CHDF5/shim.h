@@ -69,6 +69,15 @@ static inline hid_t gc_file_access_plist_without_locking(void) {
     return plist;
 }
 
+/// The file access list for writing: as `gc_file_access_plist_without_locking`, with the 1.8 file format
+/// (object headers version 2), whose dense storage holds attributes of any size; readable by HDF5 >= 1.8.
+static inline hid_t gc_file_access_plist_for_writing(void) {
+    hid_t plist = gc_file_access_plist_without_locking();
+    if (plist < 0) return plist;
+    if (H5Pset_libver_bounds(plist, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0) { H5Pclose(plist); return -1; }
+    return plist;
+}
+
 // MARK: - Errors
 
 /// Stops HDF5 from printing its error stack to stderr (`H5Eset_auto2` on the default stack).

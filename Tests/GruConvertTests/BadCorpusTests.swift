@@ -159,6 +159,30 @@ import Testing
         #expect(single.status == 0 && single.stderr.isEmpty)
     }
 
+    /// An attribute too large for an object header (160 KB, dense storage) is carried: the output is
+    /// written in the 1.8 format, whose object headers can point to dense storage.
+    @Test func aLargeAttributeIsCarried() throws {
+        let output = outputPath()
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let result = try GRUConvertBinary.run("convert", Self.bad("dense_attribute"), output)
+        #expect(result.status == 0 && result.stderr.isEmpty, "\(result.stderr)")
+        // The attribute's bytes are the source's (h5dump of both, attribute only).
+        let dump = { (path: String) throws -> String in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/h5dump")
+            process.arguments = ["-a", "/rnn/gru_cell/big", path]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text.replacingOccurrences(of: path, with: "FILE")
+        }
+        let source = try dump(Self.bad("dense_attribute")), copied = try dump(output)
+        #expect(source.contains("(39996): 39996, 39997, 39998, 39999") && source == copied)
+        #expect(try GRUConvertBinary.run("verify", Self.bad("dense_attribute"), output).status == 0)
+    }
+
     @Test func oddNamesRoundTrip() throws {
         let output = outputPath(), back = outputPath()
         defer { for path in [output, back] { try? FileManager.default.removeItem(atPath: path) } }

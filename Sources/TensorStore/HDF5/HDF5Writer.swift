@@ -34,7 +34,7 @@ public final class HDF5Writer: TensorSink {
         self.path = path
         self.temporaryPath = temporaryPath
         let access = HDF5Handle(try HDF5Library.call("make a property list", file: path) {
-            gc_file_access_plist_without_locking()
+            gc_file_access_plist_for_writing()
         }, .propertyList)
         let id = try HDF5Library.call("create the output file", file: path) {
             H5Fcreate(temporaryPath, gc_file_access_exclusive(), gc_default_plist(), access.id)
