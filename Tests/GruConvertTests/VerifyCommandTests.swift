@@ -207,3 +207,20 @@ import Testing
         #expect(!plain.stderr.contains("verifying") && !plain.stdout.contains("verifying"))
     }
 }
+
+/// Two files and a reference: a mismatch is the file's whose cell does not match, in either order.
+@Suite struct ReferenceBlameTests {
+    @Test(arguments: [true, false])
+    func theMismatchIsAttributedToTheFileWhoseCellDiffers(_ swappedSecond: Bool) throws {
+        let good = Fixtures.path("gru_single.h5"), swapped = Fixtures.path("mistakes/rz_swapped.h5")
+        let (file, other) = swappedSecond ? (good, swapped) : (swapped, good)
+        let result = try GRUConvertBinary.run("verify", file, other, "--reference", Fixtures.path("gru_single.reference.h5"))
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("  ! \(swapped): its cell differs from the reference outputs step by step (max |Δ| 0.854, "
+                                       + "bound 2.1e-05); \(good)'s matches them\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("  ! \(swapped): its weights give the reference outputs only when computed with r and z "
+                                       + "swapped in the computation\n"))
+        // Negative control: the good file is never the one blamed.
+        #expect(!result.stdout.contains("  ! \(good): its"))
+    }
+}

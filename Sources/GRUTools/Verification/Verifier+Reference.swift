@@ -24,8 +24,11 @@ extension Verifier {
 
     /// Teacher-forced steps against the reference's outputs (the verdict), the free-running trajectory
     /// beside it, and, when the steps do not match, which classic hand-written cell they match instead.
+    ///
+    /// `sides` names whose weights each form runs when two files are compared (FILE's fused form, OTHER's
+    /// explicit form): a mismatch is then attributed to the file whose cell does not match.
     func check(_ verdict: inout CellVerdict, against run: ReferenceRun, fused: CellWeights<Float>,
-                       explicit: ExplicitWeights<Float>) throws {
+                       explicit: ExplicitWeights<Float>, sides: (fused: String, explicit: String)? = nil) throws {
         let d = fused.dimensions
         let narrow = { (t: Tensor<Double>) in Tensor(shape: t.shape, scalars: t.scalars.map { Float($0) }) }
         let (inputs, initial, outputs) = (narrow(run.inputs), narrow(run.initialState), narrow(run.outputs))
@@ -33,16 +36,21 @@ extension Verifier {
         let models: [any GRUSequenceModel] = options.mode == .strict
             ? [StrictFusedCell(fused), StrictExplicitCell(explicit)] : [FastFusedCell(fused), FastExplicitCell(explicit)]
         var step = 0.0, trajectory = 0.0, within = true
+        var sideSteps: [Double] = [], sideWithin: [Bool] = []
         for model in models {
             let forced = model.run(inputs: inputs, initialState: initial, forcedStates: outputs)
             let free = model.run(inputs: inputs, initialState: initial)
             let stepError = ErrorMeasures.between(forced.scalars, reference: run.outputs.scalars)
-            step = max(step, stepError.nonFinite == 0 ? stepError.maxAbsolute : .infinity)
+            let modelStep = stepError.nonFinite == 0 ? stepError.maxAbsolute : .infinity
+            step = max(step, modelStep)
             trajectory = max(trajectory, ErrorMeasures.between(free.scalars, reference: run.outputs.scalars).maxAbsolute)
-            within = within && stepError.nonFinite == 0
+            let modelWithin = stepError.nonFinite == 0
                 && zip(forced.scalars, run.outputs.scalars).enumerated().allSatisfy { n, pair in
                     abs(Double(pair.0) - pair.1) <= bounds[n / d.units]
                 }
+            within = within && modelWithin
+            sideSteps.append(modelStep)
+            sideWithin.append(modelWithin)
         }
         // A reference is only ever matched within the bound, so a bound too loose to tell decides nothing.
         if (bounds.max() ?? 0) > FastModeTolerance.largestUsefulBound {
@@ -52,17 +60,34 @@ extension Verifier {
         verdict.reference = ReferenceComparison(stepMaxAbsDiff: step, trajectoryMaxAbsDiff: trajectory, withinTolerance: within)
         guard !within else { return }
         verdict.equivalent = false
-        verdict.diagnosis.append("reference outputs differ from this cell step by step (max |Δ| \(short(step)), "
-                                 + "bound \(short(bounds.max() ?? 0)))")
-        // Which hand-written cell made the reference outputs, if one of the classic ones did.
-        let truth = explicit.map { Double($0) }
-        for variant in Float64Cell.Variant.allCases where variant != .exact {
-            let out = Float64Cell(truth, variant: variant).run(inputs: run.inputs, initialState: run.initialState,
-                                                                forcedStates: run.outputs)
-            let fits = zip(out.scalars, run.outputs.scalars).enumerated().allSatisfy { n, pair in
-                abs(pair.0 - pair.1) <= bounds[n / d.units]
+        // Which hand-written cell computes the reference outputs from `weights`, if one of the classic ones does.
+        func mistakes(of weights: ExplicitWeights<Float>) -> [String] {
+            let truth = weights.map { Double($0) }
+            return Float64Cell.Variant.allCases.filter { $0 != .exact }.compactMap { variant in
+                let out = Float64Cell(truth, variant: variant).run(inputs: run.inputs, initialState: run.initialState,
+                                                                    forcedStates: run.outputs)
+                let fits = zip(out.scalars, run.outputs.scalars).enumerated().allSatisfy { n, pair in
+                    abs(pair.0 - pair.1) <= bounds[n / d.units]
+                }
+                return fits ? variant.mistake(for: truth.family) : nil
             }
-            if fits { verdict.diagnosis.append("the reference outputs match a cell with \(variant.mistake(for: truth.family))") }
+        }
+        let bound = short(bounds.max() ?? 0)
+        guard let sides else {
+            verdict.diagnosis.append("reference outputs differ from this cell step by step (max |Δ| \(short(step)), bound \(bound))")
+            for mistake in mistakes(of: explicit) { verdict.diagnosis.append("the reference outputs match a cell with \(mistake)") }
+            return
+        }
+        // Two files: say whose cell does not match, and what its weights would need to give the reference.
+        for (index, (name, weights)) in [(sides.fused, fused.explicitForm), (sides.explicit, explicit)].enumerated()
+        where !sideWithin[index] {
+            let otherMatches = sideWithin[1 - index]
+            verdict.diagnosis.append("\(name): its cell differs from the reference outputs step by step (max |Δ| "
+                                     + "\(short(sideSteps[index])), bound \(bound))"
+                                     + (otherMatches ? "; \(index == 0 ? sides.explicit : sides.fused)'s matches them" : ""))
+            for mistake in mistakes(of: weights) {
+                verdict.diagnosis.append("\(name): its weights give the reference outputs only when computed with \(mistake)")
+            }
         }
     }
 }

@@ -123,7 +123,7 @@ public struct Verifier {
                 verdict.diagnosis.insert(contentsOf: findings, at: 0)
                 if let runs {
                     try check(&verdict, against: try run(for: cell, in: runs, cellCount: matched.count, reference: reference!),
-                              fused: a, explicit: b.explicitForm)
+                              fused: a, explicit: b.explicitForm, sides: (file.path, other.path))
                 }
                 verdicts.append(verdict)
             }
