@@ -19,7 +19,7 @@ struct VerifyReport: Encodable {
     }
 
     enum Key: String, CodingKey {
-        case equivalent, mode, batch, steps, seed, cells, file, other, referenceFile = "reference_file"
+        case equivalent, mode, batch, steps, seed, cells, file, other, referenceFile = "reference_file", unpaired
         case scope, layout, family, otherScope = "other_scope", weightsIdentical = "weights_identical", storedTypes = "stored_types"
         case maxAbsDiff = "max_abs_diff", maxULPDiff = "max_ulp_diff", tolerance
         case fusedVsFloat64 = "fused_vs_float64", explicitVsFloat64 = "explicit_vs_float64"
@@ -46,6 +46,7 @@ struct VerifyReport: Encodable {
             try cell.encode(v.family?.rawValue, forKey: .family)
             try cell.encode(v.otherScope, forKey: .otherScope)
             try cell.encode(v.equivalent, forKey: .equivalent)
+            try cell.encode(v.unpaired, forKey: .unpaired)
             try cell.encode(v.weightsIdentical, forKey: .weightsIdentical)
             try cell.encode(Nullable(value: v.storedTypes), forKey: .storedTypes)
             try cell.encode(finite(v.maxAbsDiff), forKey: .maxAbsDiff)
@@ -82,7 +83,7 @@ struct VerifyReport: Encodable {
         var out = ""
         for v in verdicts {
             let pair = v.otherScope.map { $0 == v.scope ? "" : " vs \(shown($0))" } ?? ""
-            out += "\(v.scope.isEmpty ? "/" : shown(v.scope))\(pair): \(v.equivalent ? "EQUIVALENT" : "NOT EQUIVALENT")\n"
+            out += "\(v.scope.isEmpty ? "/" : shown(v.scope))\(pair): \(v.equivalent ? "EQUIVALENT" : v.unpaired ? "UNPAIRED" : "NOT EQUIVALENT")\n"
             if v.fusedMilliseconds != nil {
                 let weights = !v.weightsIdentical ? "not identical"
                     : v.storedTypes.map { "equal values, every element (stored as \($0): not the same bytes)" } ?? "identical, every element bit for bit"
@@ -105,9 +106,11 @@ struct VerifyReport: Encodable {
             }
             for line in v.diagnosis { out += "  ! \(shown(line))\n" }
         }
-        let bad = verdicts.filter { !$0.equivalent }.count
+        let bad = verdicts.filter { !$0.equivalent && !$0.unpaired }.count, unpaired = verdicts.filter(\.unpaired).count
+        let parts = [bad > 0 || unpaired == 0 ? "\(bad) of \(verdicts.count) cells differ" : nil,
+                     unpaired > 0 ? "\(unpaired) of \(verdicts.count) unpaired" : nil].compactMap { $0 }
         out += equivalent ? "\nequivalent: \(verdicts.count) of \(verdicts.count) cells\n"
-                          : "\nNOT equivalent: \(bad) of \(verdicts.count) cells differ\n"
+                          : "\nNOT equivalent: \(parts.joined(separator: ", "))\n"
         return out
     }
 

@@ -141,9 +141,11 @@ import Testing
 
     @Test func unpairedCellsAreReported() throws {
         let verdicts = try verify("gru_single.h5", against: "gru_stacked.h5")
-        #expect(verdicts.allSatisfy { !$0.equivalent })
-        #expect(verdicts.first?.diagnosis.first?.hasPrefix("no cell of") == true)
-        #expect(verdicts.filter { $0.diagnosis.first?.hasPrefix("only in") == true }.count == 2)
+        #expect(verdicts.allSatisfy { !$0.equivalent && $0.unpaired })
+        #expect(verdicts.first?.diagnosis.first?.hasPrefix("only in \(Fixtures.path("gru_single.h5")): no cell of") == true)
+        #expect(verdicts.filter { $0.diagnosis.first?.hasPrefix("only in \(Fixtures.path("gru_stacked.h5"))") == true }.count == 2)
+        // Negative control: paired cells are not unpaired, whatever their verdict.
+        #expect(try verify("gru_single.h5", against: "mistakes/rz_swapped.h5").allSatisfy { !$0.unpaired && !$0.equivalent })
     }
 
     @Test func aFileWithoutCellsIsAnError() throws {

@@ -39,7 +39,7 @@ import Testing
         let cell = try #require((root["cells"] as? [[String: Any]])?.first)
         #expect(Set(cell.keys) == ["scope", "layout", "family", "other_scope", "equivalent", "weights_identical", "max_abs_diff",
                                    "max_ulp_diff", "tolerance", "fused_vs_float64", "explicit_vs_float64", "diagnosis",
-                                   "reference", "timing_ms", "stored_types"])
+                                   "reference", "timing_ms", "stored_types", "unpaired"])
         #expect(cell["scope"] as? String == "RNN/GRUCell")
         #expect(cell["layout"] as? String == "tf-legacy-gru-cell" && cell["family"] as? String == "reset-before")
         #expect(cell["other_scope"] as? String == "rnn/gru_cell")

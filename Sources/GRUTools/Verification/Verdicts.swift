@@ -82,6 +82,9 @@ public struct CellVerdict: Sendable {
     public var fusedMilliseconds: Double?
     /// Milliseconds for one free-running pass of the explicit form.
     public var explicitMilliseconds: Double?
+    /// A cell of one file that no cell of the other pairs with: nothing was compared (not equivalent,
+    /// but not shown to differ either).
+    public var unpaired = false
 
     /// A verdict for the cell at `scope` that is not equivalent, with why: how tools outside this package
     /// report a cell they could not check (and how tests build verdicts).

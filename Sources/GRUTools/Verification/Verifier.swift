@@ -95,8 +95,10 @@ public struct Verifier {
             progress(n, matched.count, cell.scope)
             switch match {
             case .none:
-                verdicts.append(.failed(scope: cell.scope, otherScope: nil, diagnosis: [
-                    "no cell of \(other.path) pairs with this scope (name one with --pair \(cell.scope)=OTHER_SCOPE)"]))
+                var verdict = CellVerdict.failed(scope: cell.scope, otherScope: nil, diagnosis: [
+                    "only in \(file.path): no cell of \(other.path) pairs with this scope (name one with --pair \(cell.scope)=OTHER_SCOPE)"])
+                verdict.unpaired = true
+                verdicts.append(verdict)
             case .problem(let problem):
                 verdicts.append(.failed(scope: cell.scope, otherScope: problem.scope, diagnosis: [
                     "\(other.path): not a consistent GRU cell: \(problem.reason)"]))
@@ -130,8 +132,10 @@ public struct Verifier {
         }
         let used = Set(matched.compactMap { if case .cell(let c) = $0.1 { c.scope } else if case .problem(let p) = $0.1 { p.scope } else { nil } })
         for extra in right.cells.map(\.scope) + right.problems.map(\.scope) where !used.contains(extra) {
-            verdicts.append(.failed(scope: extra, otherScope: extra, diagnosis: [
-                "only in \(other.path): no cell of \(file.path) pairs with it"]))
+            var verdict = CellVerdict.failed(scope: extra, otherScope: extra, diagnosis: [
+                "only in \(other.path): no cell of \(file.path) pairs with it"])
+            verdict.unpaired = true
+            verdicts.append(verdict)
         }
         return verdicts
     }
