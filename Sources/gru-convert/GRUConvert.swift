@@ -15,7 +15,9 @@ struct GRUConvert: ParsableCommand {
 
             Exit status: 0 success; 1 verify found a cell that is not equivalent; 2 bad input or \
             usage, with one line on stderr (also when the HDF5 library crashes or hangs on a malformed \
-            file: each subcommand runs its work in a child process).
+            file: each subcommand runs its work in a child process); 3 a failure that is not the \
+            input's (OUTPUT or stdout cannot be written, the work was killed, or a bug in gru-convert). \
+            With --format json, an error is also a JSON document on stdout (docs/JSON.md).
 
             Examples:
               gru-convert inspect model.h5
@@ -149,9 +151,4 @@ extension Substring {
     func trimmingCharacters(in characters: String) -> String {
         String(drop { characters.contains($0) }.reversed().drop { characters.contains($0) }.reversed())
     }
-}
-
-/// `printError` with the code and file first, for the messages composed in place.
-func printError(code: String, file: String, _ message: String) {
-    printError(message, code: code, file: file)
 }

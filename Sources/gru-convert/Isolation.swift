@@ -181,8 +181,8 @@ enum Isolation {
         if stalled {
             if let output = reader.outputFile { unlink(SafeOutput.temporaryPath(for: output, process: child)) }
             let files = reader.inputFiles.joined(separator: ", ")
-            printError(code: "libraryStalled", file: files, "\(files): the HDF5 library made no progress for \(Int(stallSeconds)) s while reading "
-                       + "\(reader.inputFiles.count == 1 ? "this file; it is" : "these files; one of them is") malformed")
+            printError("\(files): the HDF5 library made no progress for \(Int(stallSeconds)) s while reading "
+                       + "\(reader.inputFiles.count == 1 ? "this file; it is" : "these files; one of them is") malformed", code: "libraryStalled", file: files)
             return ExitStatus.badInput
         }
         let signal = status & 0x7f
@@ -204,16 +204,16 @@ enum Isolation {
         let nothingWritten = reader.outputFile == nil ? "" : "; nothing was written"
         switch (place, signal) {
         case (.insideHDF5, _):
-            printError(code: "libraryCrashed", file: files, "\(files): the HDF5 library crashed while reading \(one ? "this file" : "these files") "
-                       + "(\(name)); \(one ? "it is" : "one of them is") malformed")
+            printError("\(files): the HDF5 library crashed while reading \(one ? "this file" : "these files") "
+                       + "(\(name)); \(one ? "it is" : "one of them is") malformed", code: "libraryCrashed", file: files)
             return ExitStatus.badInput
         case (_, SIGKILL):
-            printError(code: "killed", file: files, "\(files): the work was killed (SIGKILL) while reading \(one ? "this file" : "these files"), "
-                       + "perhaps for want of memory\(nothingWritten)")
+            printError("\(files): the work was killed (SIGKILL) while reading \(one ? "this file" : "these files"), "
+                       + "perhaps for want of memory\(nothingWritten)", code: "killed", file: files)
             return ExitStatus.failure
         default:
-            printError(code: "internalError", file: files, "\(files): gru-convert crashed (\(name)) while working on \(one ? "this file" : "these files"): "
-                       + "a bug in gru-convert, not in the file; please report it with the file\(nothingWritten)")
+            printError("\(files): gru-convert crashed (\(name)) while working on \(one ? "this file" : "these files"): "
+                       + "a bug in gru-convert, not in the file; please report it with the file\(nothingWritten)", code: "internalError", file: files)
             return ExitStatus.failure
         }
     }

@@ -74,6 +74,20 @@ import Testing
             #expect(line == "error: \(output): appeared while the conversion ran (use --force to replace it)\n"
                     || line == "error: \(output): already exists (use --force to replace it)\n", "\(line)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["out.h5"])
+            // Negative control: with --force both may replace, and both succeed.
+            try FileManager.default.removeItem(atPath: output)
+            let forced = (0..<2).map { _ in
+                let process = Process()
+                process.executableURL = GRUConvertBinary.url
+                process.arguments = ["convert", input, output, "--force"]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                return process
+            }
+            for process in forced { try process.run() }
+            for process in forced { process.waitUntilExit() }
+            #expect(forced.map(\.terminationStatus) == [0, 0])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["out.h5"])
         }
     }
 
@@ -89,5 +103,8 @@ import Testing
         #expect(process.terminationStatus == 3)
         #expect(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
                 == "error: standard output: cannot write the report: No space left on device\n")
+        // Negative control: the same report to a pipe is written, status 0, nothing on stderr.
+        let fine = try GRUConvertBinary.run("inspect", Self.input)
+        #expect(fine.status == 0 && fine.stderr.isEmpty && fine.stdout.hasSuffix("0 problems, 0 other variables\n"))
     }
 }

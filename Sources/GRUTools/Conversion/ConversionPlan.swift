@@ -137,7 +137,9 @@ public struct ConversionPlan: Sendable {
         let copied = inventory.variables.map(\.name).filter { !converted.contains($0) }
         // What the input holds that a conversion does not carry. An object under several names keeps one:
         // the name a cell converts, else the first; its other names are what is lost.
-        var uncarried: [UncarriedObject] = []
+        // A variable of references would point into the input: not carried either.
+        var uncarried = inventory.variables.filter { $0.elementType == .other("reference") }
+            .map { UncarriedObject(object: $0.name, reason: "holds references to other objects") }
         for item in try file.uncarried() {
             if item.names.isEmpty { uncarried.append(item); continue }
             let kept = item.names.first(where: converted.contains) ?? item.names[0]
@@ -146,6 +148,7 @@ public struct ConversionPlan: Sendable {
                                                  + "\(item.names.count) names)", names: item.names))
             }
         }
+        uncarried.sort { $0.object.utf8.lexicographicallyPrecedes($1.object.utf8) }
         let leftOut = Set(uncarried.map(\.object))
         var plan = ConversionPlan(cells: cells, copied: copied.filter { !leftOut.contains($0) })
         if let first = uncarried.first {
@@ -176,10 +179,10 @@ public struct ConversionPlan: Sendable {
             rename = { VariableName($0).base }
         } else {
             let names = Set(written)
-            let clash = written.contains { name in VariableName.ancestors(of: name).contains(where: names.contains) }
-            guard clash, written.allSatisfy({ VariableName($0).suffix.isEmpty }) else { return }
+            guard let clash = written.first(where: { VariableName.ancestors(of: $0).contains(where: names.contains) }),
+                  written.allSatisfy({ VariableName($0).suffix.isEmpty }) else { return }
             rename = { $0 + ":0" }
-            notes.append("names such as \(written.first { name in VariableName.ancestors(of: name).contains(where: names.contains) }!) "
+            notes.append("names such as \(clash) "
                          + "and the variable above them cannot both be HDF5 datasets, so every tensor is written as NAME:0, "
                          + "as TensorFlow 1's HDF5 dumps name them (converting back to a checkpoint removes the suffix)")
         }

@@ -84,10 +84,10 @@ public final class HDF5File: TensorSource {
         try objectNames().filter { $0.type == H5O_TYPE_GROUP }.map(\.name)
     }
 
-    /// Refuses external links unless `allowExternal` (`H5Lvisit`; they are never followed either way).
-    private func checkLinks() throws {
+    /// Refuses external links among `links` unless `allowExternal` (they are never followed either way).
+    private func checkLinks(_ links: [Link]) throws {
         guard !allowExternal else { return }
-        guard let link = try links().first(where: { $0.kind == .external })?.name else { return }
+        guard let link = links.first(where: { $0.kind == .external })?.name else { return }
         var target = [CChar](repeating: 0, count: 4096), object = [CChar](repeating: 0, count: 4096)
         let known = HDF5Library.locked { gc_external_link_target(file.id, link, &target, target.count, &object, object.count) } >= 0
         let destination = known ? "\(string(target)):\(string(object))" : "another file"
@@ -129,12 +129,13 @@ public final class HDF5File: TensorSource {
 
     /// What a conversion does not carry, in name order: soft links (dangling or not) and links of other
     /// kinds, external links (when they are allowed at all), every name of an object reachable under
-    /// several (hard links: copies would make them separate objects), committed datatypes, and datasets of
-    /// object or region references (their targets would not follow).
+    /// several (hard links: copies would make them separate objects), and committed datatypes. (Datasets
+    /// of references are judged by the plan from their element type, which it has already read.)
     public func uncarried() throws -> [UncarriedObject] {
         var found: [UncarriedObject] = []
         var names: [UInt64: [String]] = [:]
-        for link in try links() {
+        let links = try links()
+        for link in links {
             switch link.kind {
             case .soft: found.append(UncarriedObject(object: link.name, reason: "is a soft link"))
             case .external: found.append(UncarriedObject(object: link.name, reason: "is an external link"))
@@ -149,11 +150,8 @@ public final class HDF5File: TensorSource {
                                              + "(\(group.joined(separator: ", ")))", names: group))
             }
         }
-        for object in try objectNames() where object.type == H5O_TYPE_NAMED_DATATYPE {
+        for object in try objectNames(from: links) where object.type == H5O_TYPE_NAMED_DATATYPE {
             found.append(UncarriedObject(object: object.name, reason: "is a committed datatype"))
-        }
-        for variable in try variables() where variable.elementType == .other("reference") {
-            found.append(UncarriedObject(object: variable.name, reason: "holds references to other objects"))
         }
         return found.sorted { $0.object.utf8.lexicographicallyPrecedes($1.object.utf8) }
     }
@@ -162,7 +160,13 @@ public final class HDF5File: TensorSource {
     /// with several names (hard links) is listed under each (`H5Ovisit` for the objects and their kinds,
     /// `H5Lvisit` for the names).
     private func objectNames() throws -> [(name: String, type: H5O_type_t)] {
-        try checkLinks()
+        let links = try links()
+        try checkLinks(links)
+        return try objectNames(from: links)
+    }
+
+    /// `objectNames()` from the file's links, already walked.
+    private func objectNames(from links: [Link]) throws -> [(name: String, type: H5O_type_t)] {
         final class Collector { var objects: [UInt64: H5O_type_t] = [:] }
         let collector = Collector()
         let visitor: gc_object_visitor = { name, type, address, context in
@@ -177,7 +181,7 @@ public final class HDF5File: TensorSource {
         _ = try HDF5Library.call("list the objects in the file", file: path) {
             gc_visit_objects(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
         }
-        return try links().compactMap { link in
+        return links.compactMap { link in
             guard link.kind == .hard, let type = collector.objects[link.address] else { return nil }
             return (link.name, type)
         }

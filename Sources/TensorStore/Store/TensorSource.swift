@@ -10,7 +10,7 @@ public protocol TensorSource: AnyObject {
     /// Every file the source reads (a checkpoint's index and data files; an HDF5 file itself).
     var storedFiles: [String] { get }
     /// What the source holds besides variables, containers and attributes, which a conversion does not
-    /// carry (soft links, second names of one object, committed datatypes, references): each with why.
+    /// carry (soft links, second names of one object, committed datatypes): each with why.
     func uncarried() throws -> [UncarriedObject]
     /// The format's name for messages (`HDF5`).
     var formatName: String { get }

@@ -141,11 +141,11 @@ public final class TFCheckpointWriter: TensorSink {
         guard !product.1, !past, shape.allSatisfy({ $0 >= 0 }) else {
             throw StoreError(.tooLarge, file: path, object: name, reason: "a \(elementType) tensor of shape \(shape) is too large to write")
         }
-        let count = shape.reduce(1, *)
+        let size = product.0
         let rowCount = shape.count >= 2 ? shape[0] : 1
-        let rowBytes = shape.count >= 2 ? shape.dropFirst().reduce(1, *) * width : count * width
-        entries[name] = Entry(dtype: dtype, shape: shape, offset: end, size: count * width,
-                              rowCount: count == 0 ? 0 : rowCount, rowBytes: rowBytes)
+        let rowBytes = shape.count >= 2 ? shape.dropFirst().reduce(width, *) : size
+        entries[name] = Entry(dtype: dtype, shape: shape, offset: end, size: size,
+                              rowCount: size == 0 ? 0 : rowCount, rowBytes: rowBytes)
         end = newEnd
     }
 
