@@ -14,9 +14,12 @@ let package = Package(
         .package(name: "gru-convert", path: "../.."),
     ],
     targets: [
+        // libFuzzer's driver and the trace line, shared by both targets.
+        .target(name: "FuzzDriver"),
         .executableTarget(
             name: "gru-fuzz",
             dependencies: [
+                "FuzzDriver",
                 .product(name: "GRUCore", package: "gru-convert"),
                 .product(name: "TensorStore", package: "gru-convert"),
                 .product(name: "GRUTools", package: "gru-convert"),
@@ -25,6 +28,7 @@ let package = Package(
         .executableTarget(
             name: "gru-fuzz-checkpoint",
             dependencies: [
+                "FuzzDriver",
                 .product(name: "GRUCore", package: "gru-convert"),
                 .product(name: "TensorStore", package: "gru-convert"),
                 .product(name: "GRUTools", package: "gru-convert"),

@@ -16,6 +16,7 @@
 //   then data files until the input ends (at most 8), each: u8 shard, u8 shard count, u32 LE length, bytes,
 //           written as PREFIX.data-<shard>-of-<count> (5 digits each, as TensorFlow names them)
 // PREFIX is `model.ckpt` in a directory of its own, emptied before each input.
+import FuzzDriver
 import GRUCore
 import GRUTools
 import TensorStore
@@ -258,7 +259,7 @@ func exercise(_ path: String) throws {
 }
 
 /// One input: written as a checkpoint, then taken through every reading path.
-let testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size in
+let testOneInput: FuzzTarget = { data, size in
     let path = materialize(UnsafeBufferPointer(start: data, count: data == nil ? 0 : size))
     do {
         try exercise(path)
@@ -266,22 +267,8 @@ let testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data,
         // A StoreError is the expected answer to a broken checkpoint.
         if tracing { trace.append("threw: \(error)") }
     }
-    if tracing {
-        let line = "gru-fuzz-checkpoint: " + trace.joined(separator: "; ") + "\n"
-        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-        trace = []
-    }
+    if tracing { printTrace("gru-fuzz-checkpoint", &trace) }
     return 0
 }
 
-typealias Driver = @convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                                   @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
-guard let symbol = dlsym(nil /* RTLD_DEFAULT */, "LLVMFuzzerRunDriver") else {
-    let message = "gru-fuzz-checkpoint: built without libFuzzer; run fuzz/run.sh SECONDS checkpoint\n"
-    _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-    exit(2)
-}
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(unsafeBitCast(symbol, to: Driver.self)(&argc, &argv, testOneInput))
+runLibFuzzer("gru-fuzz-checkpoint", hint: "run fuzz/run.sh SECONDS checkpoint", testOneInput)

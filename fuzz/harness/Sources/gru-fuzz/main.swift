@@ -5,6 +5,7 @@
 // value or a thrown error (StoreError, WeightsError), never a trap or a sanitizer report. fuzz/run.sh
 // builds it with AddressSanitizer and coverage and links libFuzzer's driver; a plain `swift build` links
 // none, and the binary then says how to build it.
+import FuzzDriver
 import GRUCore
 import GRUTools
 import TensorStore
@@ -134,7 +135,7 @@ func exercise(_ path: String) throws {
 }
 
 /// One input: written to a file (HDF5 reads files), then taken through every reading path.
-let testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size in
+let testOneInput: FuzzTarget = { data, size in
     let input = scratch + "/input.h5"
     let descriptor = open(input, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     guard descriptor >= 0, let data else { return 0 }
@@ -146,22 +147,8 @@ let testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data,
         // A StoreError is the expected answer to a broken file.
         if tracing { trace.append("threw: \(error)") }
     }
-    if tracing {
-        let line = "gru-fuzz: " + trace.joined(separator: "; ") + "\n"
-        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-        trace = []
-    }
+    if tracing { printTrace("gru-fuzz", &trace) }
     return 0
 }
 
-typealias Driver = @convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                                   @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
-guard let symbol = dlsym(nil /* RTLD_DEFAULT */, "LLVMFuzzerRunDriver") else {
-    let message = "gru-fuzz: built without libFuzzer; run fuzz/run.sh\n"
-    _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-    exit(2)
-}
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(unsafeBitCast(symbol, to: Driver.self)(&argc, &argv, testOneInput))
+runLibFuzzer("gru-fuzz", hint: "run fuzz/run.sh", testOneInput)
