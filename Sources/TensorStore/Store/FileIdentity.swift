@@ -3,9 +3,7 @@ import Glibc
 /// What says a file is still the one that was opened: device, inode, size and modification and change
 /// times. Compared before publishing a conversion: an input truncated, rewritten or replaced while it
 /// was read (HDF5 reads past the end as zeros) fails the conversion instead of publishing what was read.
-public struct FileIdentity: Hashable, Sendable, CustomStringConvertible {
-    /// The path, for messages.
-    public var path: String
+public struct FileIdentity: Hashable, Sendable {
     var device: UInt64, inode: UInt64, size: Int64
     var modified: Int64, modifiedNanoseconds: Int64, changed: Int64, changedNanoseconds: Int64
 
@@ -13,7 +11,7 @@ public struct FileIdentity: Hashable, Sendable, CustomStringConvertible {
     public static func of(_ path: String) -> FileIdentity? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        return FileIdentity(path: path, device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
                             modified: Int64(info.st_mtim.tv_sec), modifiedNanoseconds: Int64(info.st_mtim.tv_nsec),
                             changed: Int64(info.st_ctim.tv_sec), changedNanoseconds: Int64(info.st_ctim.tv_nsec))
     }
@@ -38,7 +36,4 @@ public struct FileIdentity: Hashable, Sendable, CustomStringConvertible {
             throw StoreError(.inputChanged, file: path, reason: "\(what) while it was being read; nothing was written")
         }
     }
-
-    /// `path (size bytes)`.
-    public var description: String { "\(path) (\(size) bytes)" }
 }
