@@ -283,6 +283,97 @@ static inline herr_t gc_reclaim(hid_t type, hid_t space, void *buffer) {
 }
 
 
+// MARK: - Links, committed datatypes and references, carried into a new file
+
+/// The path a soft link holds (`H5Lget_val`), copied into `target`; -1 if `name` is not a soft link or
+/// its value does not fit.
+static inline herr_t gc_soft_link_target(hid_t location, const char *name, char *target, size_t target_size) {
+    gc_link_info info;
+#if H5_VERSION_GE(1, 12, 0)
+    if (H5Lget_info2(location, name, &info, H5P_DEFAULT) < 0) return -1;
+#else
+    if (H5Lget_info(location, name, &info, H5P_DEFAULT) < 0) return -1;
+#endif
+    if (info.type != H5L_TYPE_SOFT || info.u.val_size == 0 || info.u.val_size > target_size) return -1;
+    if (H5Lget_val(location, name, target, target_size, H5P_DEFAULT) < 0) return -1;
+    target[target_size - 1] = '\0';
+    return 0;
+}
+
+/// The address of an open object in its file (what `gc_visit_links` reports for its hard links), or 0.
+static inline unsigned long long gc_object_address(hid_t object) {
+    gc_object_info info;
+    unsigned long long address = 0;
+#if H5_VERSION_GE(1, 12, 0)
+    if (H5Oget_info3(object, &info, H5O_INFO_BASIC) < 0) return 0;
+    memcpy(&address, &info.token, sizeof address < sizeof info.token ? sizeof address : sizeof info.token);
+#else
+    if (H5Oget_info2(object, &info, H5O_INFO_BASIC) < 0) return 0;
+    address = (unsigned long long)info.addr;
+#endif
+    return address;
+}
+
+/// How many attributes an open object has, or -1.
+static inline long long gc_object_attribute_count(hid_t object) {
+    gc_object_info info;
+#if H5_VERSION_GE(1, 12, 0)
+    if (H5Oget_info3(object, &info, H5O_INFO_NUM_ATTRS) < 0) return -1;
+#else
+    if (H5Oget_info2(object, &info, H5O_INFO_NUM_ATTRS) < 0) return -1;
+#endif
+    return (long long)info.num_attrs;
+}
+
+/// An object copy property list (`H5P_OBJECT_COPY`) under which `H5Ocopy` reuses a committed datatype
+/// already in the destination file instead of making an anonymous copy of it.
+static inline hid_t gc_object_copy_plist_merging_committed_types(void) {
+    hid_t plist = H5Pcreate(H5P_OBJECT_COPY);
+    if (plist < 0) return plist;
+    if (H5Pset_copy_object(plist, H5O_COPY_MERGE_COMMITTED_DTYPE_FLAG) < 0) { H5Pclose(plist); return -1; }
+    return plist;
+}
+
+/// Which kind of reference a datatype holds: 1 object references (`H5T_STD_REF_OBJ`), 2 dataset region
+/// references (`H5T_STD_REF_DSETREG`), 0 neither.
+static inline int gc_reference_kind(hid_t type) {
+    if (H5Tget_class(type) != H5T_REFERENCE) return 0;
+    if (H5Tequal(type, H5T_STD_REF_OBJ) > 0) return 1;
+    if (H5Tequal(type, H5T_STD_REF_DSETREG) > 0) return 2;
+    return 0;
+}
+
+/// The size in bytes of one reference of `kind` (`hobj_ref_t` or `hdset_reg_ref_t`).
+static inline size_t gc_reference_size(int kind) { return kind == 2 ? sizeof(hdset_reg_ref_t) : sizeof(hobj_ref_t); }
+
+/// A copy of the reference type of `kind` (the caller closes it).
+static inline hid_t gc_reference_type(int kind) { return H5Tcopy(kind == 2 ? H5T_STD_REF_DSETREG : H5T_STD_REF_OBJ); }
+
+/// Where one reference read from the file of `location` points: the object's address and, for a region
+/// reference, a new dataspace holding the region's selection in `selection` (the caller closes it; -1
+/// for object references). Returns 0, or -1 when it points nowhere readable.
+static inline herr_t gc_reference_target(hid_t location, int kind, const void *reference,
+                                         unsigned long long *address, hid_t *selection) {
+    H5R_type_t type = kind == 2 ? H5R_DATASET_REGION : H5R_OBJECT;
+    *selection = -1;
+    hid_t object = H5Rdereference2(location, H5P_DEFAULT, type, reference);
+    if (object < 0) return -1;
+    *address = gc_object_address(object);
+    H5Oclose(object);
+    if (*address == 0) return -1;
+    if (kind == 2) {
+        *selection = H5Rget_region(location, type, reference);
+        if (*selection < 0) return -1;
+    }
+    return 0;
+}
+
+/// Makes a reference of `kind` in `reference` to the object `name` of `file`, with `selection` for a
+/// region reference (`H5Rcreate`).
+static inline herr_t gc_reference_create(void *reference, hid_t file, const char *name, int kind, hid_t selection) {
+    return H5Rcreate(reference, file, name, kind == 2 ? H5R_DATASET_REGION : H5R_OBJECT, kind == 2 ? selection : -1);
+}
+
 // MARK: - The LZF filter (h5py's default compressor), decoding only
 
 /// h5py's registered filter id for LZF.

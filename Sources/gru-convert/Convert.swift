@@ -17,8 +17,11 @@ struct Convert: ParsableCommand {
             Every GRU cell (or each --cell) is written in the chosen form under its scope; its optimizer \
             slots are converted alongside (gates/kernel/Adam:0 becomes Wr/Adam:0 ...), so training can \
             resume. Every other dataset is copied whole (values, type, shape, attributes, chunking, \
-            compression), and group and file attributes are kept. Values move as raw elements: float16, \
-            float32 and float64 come out bit-identical, and a split followed by a fuse gives back the input.
+            compression), and group and file attributes are kept. Into HDF5, every other object is carried: \
+            each name of a hard-linked object, soft and external links (never followed), committed \
+            datatypes, and references, re-pointed to the objects as written. Values move as raw elements: \
+            float16, float32 and float64 come out bit-identical, and a split followed by a fuse gives back \
+            the input.
 
             --names keep (default) keeps each cell's scope; fusing returns a split cell to the names and \
             layout it was split from. --names tf writes TF >= 1.2 names and scopes (RNN -> rnn, \
@@ -65,7 +68,7 @@ struct Convert: ParsableCommand {
     @Flag(help: "Print what would be written, without writing.")
     var dryRun = false
 
-    @Flag(help: "Convert files holding what convert does not carry (soft links, second names of an object, committed datatypes, references), leaving it out and naming it in a note, instead of refusing.")
+    @Flag(help: "Convert files holding what cannot be carried (a second name of or a reference to a tensor the conversion replaces; links, datatypes and references in a checkpoint), leaving it out and naming it in a note, instead of refusing.")
     var dropUnsupported = false
 
     @Flag(help: "Leave out attributes the output cannot hold (a TensorFlow checkpoint holds none), naming them in a note, instead of refusing to convert.")

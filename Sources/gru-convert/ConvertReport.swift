@@ -28,10 +28,13 @@ struct ConvertReport: Encodable {
     var dryRun: Bool
     var cells: [Cell]
     var copied: [String]
+    /// Places of what is carried besides datasets (`StructureItem.place`): links, second names, committed
+    /// datatypes, references.
+    var carried: [String]
     var bytes: Int?
 
     enum CodingKeys: String, CodingKey {
-        case input, output, to, names, cells, copied, bytes
+        case input, output, to, names, cells, copied, carried, bytes
         case dryRun = "dry_run"
     }
 
@@ -43,6 +46,7 @@ struct ConvertReport: Encodable {
         dryRun = bytes == nil
         self.bytes = bytes
         copied = plan.copied
+        carried = plan.carried.map(\.place)
         cells = plan.cells.map { cell in
             Cell(scope: cell.scope, newScope: cell.targetScope, from: cell.from.name, to: cell.to.name,
                  datasets: cell.datasets.map { Dataset(from: $0.sources, to: $0.name) })
@@ -58,6 +62,7 @@ struct ConvertReport: Encodable {
         try c.encode(dryRun, forKey: .dryRun)
         try c.encode(cells, forKey: .cells)
         try c.encode(copied, forKey: .copied)
+        try c.encode(carried, forKey: .carried)
         try c.encode(bytes, forKey: .bytes)
     }
 
@@ -71,7 +76,10 @@ struct ConvertReport: Encodable {
                 out += "  \(shown(dataset.from.joined(separator: " + "))) -> \(shown(dataset.to))\n"
             }
         }
-        let what = "\(cells.count) cell\(cells.count == 1 ? "" : "s") converted, \(copied.count) other dataset\(copied.count == 1 ? "" : "s") copied"
+        var what = "\(cells.count) cell\(cells.count == 1 ? "" : "s") converted, \(copied.count) other dataset\(copied.count == 1 ? "" : "s") copied"
+        if !carried.isEmpty {
+            what += ", \(carried.count) other object\(carried.count == 1 ? "" : "s") carried (links, second names, datatypes, references)"
+        }
         if let bytes {
             out += "\nwrote \(shown(output)): \(what), \(bytes) bytes\n"
         } else {

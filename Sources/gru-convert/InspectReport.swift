@@ -34,18 +34,68 @@ struct InspectReport: Encodable {
         var reason: String
     }
 
+    /// One item of the file's structure (`StructureItem`): what it is and what it points to.
+    struct StructureEntry: Encodable {
+        var name: String
+        /// `second_name`, `soft_link`, `external_link`, `named_type`, `references`, `reference_attribute`,
+        /// `user_defined_link`.
+        var kind: String
+        /// The attribute's name for `reference_attribute`, else null.
+        var attribute: Nullable<String>
+        /// The first name of the object a second name names; a link's path (`file:/object` for an external
+        /// one); each reference's target (null for a null reference); empty for a committed datatype.
+        var pointsTo: [String?]
+
+        enum CodingKeys: String, CodingKey {
+            case name, kind, attribute
+            case pointsTo = "points_to"
+        }
+
+        init(_ item: StructureItem) {
+            name = item.name
+            attribute = Nullable(value: nil)
+            switch item.kind {
+            case .secondName(let first): (kind, pointsTo) = ("second_name", [first])
+            case .softLink(let target): (kind, pointsTo) = ("soft_link", [target])
+            case .externalLink(let file, let object): (kind, pointsTo) = ("external_link", ["\(file):\(object)"])
+            case .namedType: (kind, pointsTo) = ("named_type", [])
+            case .references(let targets): (kind, pointsTo) = ("references", targets)
+            case .referenceAttribute(let name, let targets):
+                (kind, pointsTo) = ("reference_attribute", targets)
+                attribute = Nullable(value: name)
+            case .unknownLink: (kind, pointsTo) = ("user_defined_link", [])
+            }
+        }
+
+        /// The row of the text table: name, kind in words, targets (distinct, a few).
+        var row: [String] {
+            let shownName = shown(name.isEmpty ? "/" : name) + (attribute.value.map { "@" + shown($0) } ?? "")
+            let words = ["second_name": "second name", "soft_link": "soft link", "external_link": "external link",
+                         "named_type": "committed datatype", "references": "references", "reference_attribute": "references",
+                         "user_defined_link": "user-defined link"][kind] ?? kind
+            var distinct: [String] = []
+            for target in pointsTo.map({ $0.map { $0.isEmpty ? "/" : $0 } ?? "null" }) where !distinct.contains(target) {
+                distinct.append(target)
+            }
+            let targets = distinct.prefix(4).map(shown).joined(separator: ", ") + (distinct.count > 4 ? ", ..." : "")
+            return [shownName, words, targets.isEmpty ? "-" : targets]
+        }
+    }
+
     var file: String
     var variables: [VariableEntry]
     var cells: [CellEntry]
     var problems: [ProblemEntry]
     var otherVariables: [String]
+    var structure: [StructureEntry]
 
     enum CodingKeys: String, CodingKey {
-        case file, variables, cells, problems
+        case file, variables, cells, problems, structure
         case otherVariables = "other_variables"
     }
 
-    init(file: String, inventory: CellInventory) {
+    init(file: String, inventory: CellInventory, structure: [StructureItem]) {
+        self.structure = structure.map(StructureEntry.init)
         self.file = file
         variables = inventory.variables.map {
             VariableEntry(name: $0.name, dtype: $0.elementType.description, shape: Nullable(value: $0.isNull ? nil : $0.shape))
@@ -61,6 +111,12 @@ struct InspectReport: Encodable {
             inventory.cells.flatMap { cell in (cell.tensors.map(\.stored) + cell.slots).map { ($0, cell.scope) } }
                 + inventory.problems.flatMap { problem in problem.variables.map { ($0, problem.scope + " (problem)") } },
             uniquingKeysWith: { first, _ in first })
+        // A second name of a cell's tensor (or a tensor whose other name a cell has) is that cell's too.
+        for item in structure {
+            guard case .secondName(let first) = item.kind else { continue }
+            if let cell = owner[first], owner[item.name] == nil { owner[item.name] = cell + " (same tensor as \(first))" }
+            else if let cell = owner[item.name], owner[first] == nil { owner[first] = cell + " (same tensor as \(item.name))" }
+        }
         elementCounts = inventory.variables.map(\.elementCount)
         slotKinds = inventory.cells.map { cell in
             Array(Set(cell.slots.map { slotKind($0, of: cell) })).sorted()
@@ -98,10 +154,14 @@ struct InspectReport: Encodable {
                 out += "  \(displayScope(problem.scope)): \(shown(problem.reason))\n"
             }
         }
+        if !structure.isEmpty {
+            out += "\n" + table(header: ["OTHER OBJECT", "KIND", "POINTS TO"], rows: structure.map(\.row), rightAligned: [])
+        }
         let totalElements = elementCounts.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
         out += "\n\(plural(variables.count, "variable")) (\(plural(totalElements, "element"))), "
             + "\(plural(cells.count, "GRU cell")), \(plural(problems.count, "problem")), "
-            + "\(plural(otherVariables.count, "other variable"))\n"
+            + "\(plural(otherVariables.count, "other variable"))"
+            + (structure.isEmpty ? "" : ", \(plural(structure.count, "other object"))") + "\n"
         return out
     }
 }

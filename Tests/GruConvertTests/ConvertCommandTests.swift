@@ -30,7 +30,7 @@ import Testing
         let result = try GRUConvertBinary.run("convert", Fixtures.path("gru_adam.h5"), out, "--format", "json")
         #expect(result.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        #expect(Set(json.keys) == ["input", "output", "to", "names", "dry_run", "cells", "copied", "bytes"])
+        #expect(Set(json.keys) == ["input", "output", "to", "names", "dry_run", "cells", "copied", "carried", "bytes"])
         #expect(json["to"] as? String == "explicit" && json["names"] as? String == "keep" && json["dry_run"] as? Bool == false)
         #expect((json["bytes"] as? Int ?? 0) > 0)
         let cell = try #require((json["cells"] as? [[String: Any]])?.first)

@@ -25,11 +25,35 @@ import Testing
         #expect(result.stdout.contains("  missing/rnn/gru_cell: incomplete tf-gru-cell cell: missing candidate/bias"))
     }
 
+    /// Every object that is not a dataset or group, with what it points to: second names, soft links
+    /// (dangling or not), references (null ones as null) in datasets and attributes, committed datatypes.
+    @Test func jsonListsTheFilesOtherObjects() throws {
+        let result = try GRUConvertBinary.run("inspect", Fixtures.path("structure/libhdf5_objects.h5"), "--format", "json")
+        #expect(result.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let structure = try #require(json["structure"] as? [[String: Any]])
+        let rows = structure.map { entry in
+            "\(entry["name"]!) \(entry["kind"]!) \(entry["attribute"] as? String ?? "-") "
+                + (entry["points_to"] as! [Any]).map { $0 as? String ?? "null" }.joined(separator: ",")
+        }
+        #expect(rows == ["aliases/shared_again reference_attribute points_to aliases/weights_again,types/pair",
+                         "data/weights second_name - aliases/weights_again", "groups/shared second_name - aliases/shared_again",
+                         "links/dangling soft_link - /nowhere/at/all", "links/relative soft_link - to_weights",
+                         "links/to_group soft_link - /groups/shared", "links/to_kernel soft_link - /rnn/gru_cell/gates/kernel",
+                         "links/to_weights soft_link - /data/weights",
+                         "refs/objects references - aliases/weights_again,aliases/shared_again,types/pair,null",
+                         "refs/regions references - aliases/weights_again,aliases/weights_again",
+                         "types/float_type named_type - ", "types/pair named_type - "])
+        // Negative control: a file of datasets and groups alone has none.
+        let plain = try GRUConvertBinary.run("inspect", Fixtures.path("gru_stacked.h5"), "--format", "json")
+        #expect(plain.stdout.contains("\"structure\" : [\n\n  ]"), "\(plain.stdout)")
+    }
+
     @Test func jsonHasTheDocumentedKeys() throws {
         let result = try GRUConvertBinary.run("inspect", Fixtures.path("gru_stacked.h5"), "--format", "json")
         #expect(result.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        #expect(Set(json.keys) == ["file", "variables", "cells", "problems", "other_variables"])
+        #expect(Set(json.keys) == ["file", "variables", "cells", "problems", "other_variables", "structure"])
         #expect(json["file"] as? String == Fixtures.path("gru_stacked.h5"))
         let variables = try #require(json["variables"] as? [[String: Any]])
         #expect(variables.count == 8)

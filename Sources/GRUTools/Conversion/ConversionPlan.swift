@@ -32,12 +32,17 @@ public struct ConversionOptions: Sendable {
     /// The output has flat names (a TensorFlow checkpoint), so `x` and `x/Adam` can both be written;
     /// an HDF5 output cannot hold a dataset that is also a group.
     public var flatOutput: Bool
-    /// Convert even when the input holds what a conversion does not carry (`TensorSource.uncarried()`),
-    /// listing it in the plan's notes; by default that is refused, naming the first.
+    /// Convert even when the input holds what a conversion cannot carry (`TensorSource.structure()` items
+    /// the output cannot hold or whose objects it replaces), listing it in the plan's notes; by default
+    /// that is refused, naming the first.
     public var dropUncarried = false
+
+    /// The output can hold what `TensorSource.structure()` lists (an HDF5 output); by default, unless flat.
+    public var carriesStructure: Bool
 
     /// Options; by default every cell, split, under its own names, into a hierarchical output.
     public init(target: ConversionTarget = .explicit, names: NameStyle = .keep, cells: [String] = [], flatOutput: Bool = false) {
+        carriesStructure = !flatOutput
         // `/rnn/gru_cell` (h5ls's spelling) names the scope `rnn/gru_cell`; `/` alone is the root scope.
         let scopes = cells.map { String($0.drop { $0 == "/" }) }
         (self.target, self.names, self.cells, self.flatOutput) = (target, names, scopes, flatOutput)
@@ -88,10 +93,22 @@ public struct ConversionPlan: Sendable {
     public var cells: [PlannedCell]
     /// Datasets copied unchanged, under their own names (or as `copiedAs` says).
     public var copied: [String]
+    /// Groups written, in name order: every group of the input but those that held only converted
+    /// datasets (`gates/`, `Gates/Linear/` ...) and second names of groups (carried as names).
+    public var containers: [String]
+    /// What the input holds besides variables and containers that is written too (`StructureItem`):
+    /// second names, links, committed datatypes, references re-pointed to the objects as written.
+    public var carried: [StructureItem]
     /// Output names of copied datasets that are not their own (a tensor suffix added or removed).
     public var copiedAs: [String: String] = [:]
     /// What the plan changed that the user should know, one sentence each.
     public var notes: [String] = []
+    /// Input names (first names) of the objects the output has: copied datasets, groups, committed
+    /// datatypes, carried datasets of references (`outputObject`).
+    var keptObjects: Set<String> = []
+    /// Names of carried items that are datasets in the output (second names of datasets, datasets of
+    /// references): named like copied datasets (`copiedAs`).
+    var carriedDatasets: [String] = []
 
     /// The name a copied dataset is written under.
     public func outputName(ofCopied name: String) -> String { copiedAs[name] ?? name }
@@ -133,35 +150,8 @@ public struct ConversionPlan: Sendable {
             let recorded = try file.stringAttribute(layoutAttribute, of: cell.scope).flatMap(LayoutTable.named)
             cells.append(try plan(cell, options: options, recorded: recorded, file: file))
         }
-        let converted = Set(cells.flatMap { $0.datasets.flatMap(\.sources) })
-        let copied = inventory.variables.map(\.name).filter { !converted.contains($0) }
-        // What the input holds that a conversion does not carry. An object under several names keeps one:
-        // the name a cell converts, else the first; its other names are what is lost.
-        // A variable of references would point into the input: not carried either.
-        var uncarried = inventory.variables.filter { $0.elementType == .other("reference") }
-            .map { UncarriedObject(object: $0.name, reason: "holds references to other objects") }
-        for item in try file.uncarried() {
-            if item.names.isEmpty { uncarried.append(item); continue }
-            let kept = item.names.first(where: converted.contains) ?? item.names[0]
-            if item.object != kept {
-                uncarried.append(UncarriedObject(object: item.object, reason: "is a second name of \(kept) (one object under "
-                                                 + "\(item.names.count) names)", names: item.names))
-            }
-        }
-        uncarried.sort { $0.object.utf8.lexicographicallyPrecedes($1.object.utf8) }
-        let leftOut = Set(uncarried.map(\.object))
-        var plan = ConversionPlan(cells: cells, copied: copied.filter { !leftOut.contains($0) })
-        if let first = uncarried.first {
-            guard options.dropUncarried else {
-                throw StoreError(.unsupportedType, file: file.path, object: first.object,
-                                 reason: "\(first.reason), which convert does not carry"
-                                     + (uncarried.count > 1 ? " (nor \(uncarried.count - 1) more)" : "")
-                                     + "; --drop-unsupported converts without \(uncarried.count > 1 ? "them" : "it"), listing what is left out")
-            }
-            let shown = uncarried.prefix(3).map { "\($0.object) (\($0.reason.hasPrefix("is ") ? String($0.reason.dropFirst(3)) : $0.reason))" }
-            plan.notes.append("\(uncarried.count) object\(uncarried.count == 1 ? "" : "s") left out (--drop-unsupported): "
-                              + shown.joined(separator: ", ") + (uncarried.count > 3 ? ", ..." : ""))
-        }
+        var plan = ConversionPlan(cells: cells, copied: [], containers: [], carried: [])
+        try plan.planTheRest(of: file, variables: inventory.variables.map(\.name), options: options)
         plan.adaptTensorSuffixes(flatOutput: options.flatOutput)
         try plan.checkNamesAreFree(file: file, flatOutput: options.flatOutput)
         return plan
@@ -172,7 +162,8 @@ public struct ConversionPlan: Sendable {
     /// An HDF5 file cannot hold `x` and `x/Adam` (a dataset that is also a group), as a TensorFlow 1
     /// checkpoint with optimizer slots does: then every name takes `:0`, as those dumps do.
     mutating func adaptTensorSuffixes(flatOutput: Bool) {
-        let written = copied.map(outputName(ofCopied:)) + cells.flatMap { $0.datasets.map(\.name) }
+        let renamed = copied + carriedDatasets
+        let written = renamed.map(outputName(ofCopied:)) + cells.flatMap { $0.datasets.map(\.name) }
         let rename: (String) -> String
         if flatOutput {
             guard written.contains(where: { !VariableName($0).suffix.isEmpty }) else { return }
@@ -186,7 +177,7 @@ public struct ConversionPlan: Sendable {
                          + "and the variable above them cannot both be HDF5 datasets, so every tensor is written as NAME:0, "
                          + "as TensorFlow 1's HDF5 dumps name them (converting back to a checkpoint removes the suffix)")
         }
-        for name in copied where rename(outputName(ofCopied: name)) != name { copiedAs[name] = rename(outputName(ofCopied: name)) }
+        for name in renamed where rename(outputName(ofCopied: name)) != name { copiedAs[name] = rename(outputName(ofCopied: name)) }
         for index in cells.indices {
             for dataset in cells[index].datasets.indices { cells[index].datasets[dataset].name = rename(cells[index].datasets[dataset].name) }
             for tensor in cells[index].tensors.indices { cells[index].tensors[tensor].dataset.name = rename(cells[index].tensors[tensor].dataset.name) }
@@ -288,6 +279,7 @@ public struct ConversionPlan: Sendable {
     /// needs a group, or a slot left behind because its siblings are missing.
     private func checkNamesAreFree(file: any TensorSource, flatOutput: Bool) throws {
         let written = copied.map(outputName(ofCopied:)) + cells.flatMap { $0.datasets.map(\.name) }
+            + carried.filter { if case .referenceAttribute = $0.kind { false } else { true } }.map { outputName(ofCopied: $0.name) }
         var seen = Set<String>()
         for name in written {
             guard seen.insert(name).inserted else {

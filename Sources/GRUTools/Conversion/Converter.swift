@@ -35,19 +35,10 @@ public struct Converter {
     }
 
     private func write(_ plan: ConversionPlan, from input: any TensorSource, into writer: any TensorSink) throws {
-        let convertedSources = Set(plan.cells.flatMap { $0.datasets.flatMap(\.sources) })
-        // Groups that hold only converted datasets disappear with them (`gates/`, `Gates/Linear/`, ...);
-        // groups that hold something else, or nothing at all, are kept.
-        let datasets = try input.variables().map(\.name), groups = try input.containers()
-        var holdsKept = Set<String>(), holdsAny = Set<String>()
-        for name in datasets {
-            let ancestors = VariableName.ancestors(of: name)
-            holdsAny.formUnion(ancestors)
-            if !convertedSources.contains(name) { holdsKept.formUnion(ancestors) }
-        }
-        for group in groups where holdsKept.contains(group) || !holdsAny.contains(group) {
-            try writer.createContainer(group)
-        }
+        // Committed datatypes first, so that the datasets and attributes copied next share them.
+        let (types, links) = (plan.carried.filter { $0.kind == .namedType }, plan.carried.filter { $0.kind != .namedType })
+        try writer.carry(types, from: input, outputName: plan.outputObject)
+        for group in plan.containers { try writer.createContainer(group) }
         for name in plan.copied { try writer.copy(name, from: input, as: plan.outputName(ofCopied: name)) }
         for (index, cell) in plan.cells.enumerated() {
             progress(index, plan.cells.count, cell.scope)
@@ -55,7 +46,7 @@ public struct Converter {
         }
         // Attributes of every group that exists in the output, and of the file.
         let fusedScopes = Set(plan.cells.filter { !$0.to.isExplicit }.map(\.targetScope))
-        for group in [""] + groups where writer.exists(group) {
+        for group in [""] + plan.containers where writer.exists(group) {
             try writer.copyAttributes(of: group, from: input, to: group) { name in
                 fusedScopes.contains(group) && name == ConversionPlan.layoutAttribute
             }
@@ -63,6 +54,8 @@ public struct Converter {
         for cell in plan.cells where cell.to.isExplicit && !cell.from.isExplicit {
             try writer.setStringAttribute(ConversionPlan.layoutAttribute, cell.recordedLayout.name, on: cell.targetScope)
         }
+        // Second names, links and references, once everything they name is written.
+        try writer.carry(links, from: input, outputName: plan.outputObject)
     }
 
     private func write(_ cell: PlannedCell, from input: any TensorSource, into writer: any TensorSink) throws {

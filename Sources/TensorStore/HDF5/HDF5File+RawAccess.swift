@@ -16,6 +16,11 @@ extension HDF5File {
 
     /// The names of an object's attributes in name order (`H5Aiterate2`).
     func attributeNames(of object: HDF5Handle, _ name: String) throws -> [String] {
+        try Self.attributeNames(of: object, name, file: path)
+    }
+
+    /// The names of the attributes of an open object of the file at `file`, in name order.
+    static func attributeNames(of object: HDF5Handle, _ name: String, file: String) throws -> [String] {
         final class Collector { var names: [String] = [] }
         let collector = Collector()
         let visitor: gc_attribute_visitor = { name, context in
@@ -25,7 +30,7 @@ extension HDF5File {
                 return 0
             }
         }
-        _ = try call("list the attributes", name.isEmpty ? "/" : name) {
+        _ = try HDF5Library.call("list the attributes", file: file, object: name.isEmpty ? "/" : name) {
             gc_visit_attributes(object.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
         }
         return collector.names

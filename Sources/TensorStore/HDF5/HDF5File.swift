@@ -19,6 +19,12 @@ public final class HDF5File: TensorSource {
     /// a file is refused, naming the object and where it points. External links are never followed.
     public var allowExternal = false
     let file: HDF5Handle
+    /// The file's walks, made once (the file is read-only and checked unchanged at the end of a conversion):
+    /// every link, the kind of every object by address, every name of every object, every dataset described.
+    var walkedLinks: [Link]?
+    private var kinds: [UInt64: H5O_type_t]?
+    private var walked: [(name: String, type: H5O_type_t)]?
+    private var described: [Variable]?
 
     /// Opens `path` read-only (`H5Fopen` with `H5F_ACC_RDONLY`), after checking that it is a readable,
     /// non-empty regular file that starts like HDF5, so that each way of being wrong has its own message.
@@ -71,7 +77,9 @@ public final class HDF5File: TensorSource {
     /// (`H5Ovisit` by name, then `H5Dget_type` and `H5Dget_space` on each). Reads no data.
     /// Soft and external links are not followed; a dataset linked twice is listed once.
     public func variables() throws -> [Variable] {
-        try datasetNames().map(describe)
+        if let described { return described }
+        described = try datasetNames().map(describe)
+        return described!
     }
 
     /// The paths of all datasets, without the leading `/`, in increasing name order.
@@ -95,78 +103,29 @@ public final class HDF5File: TensorSource {
                               + "(links are never followed; --allow-external accepts files that have them)")
     }
 
-    /// One link of the file: its path, kind and, for a hard link, the address of the object it names.
-    public struct Link: Hashable, Sendable {
-        /// The kinds HDF5 has.
-        public enum Kind: Hashable, Sendable { case hard, soft, external, other }
-        /// The link's path, without the leading `/`.
-        public var name: String
-        /// What kind of link it is.
-        public var kind: Kind
-        /// For a hard link, the object's address (two names of one object share it); 0 otherwise.
-        public var address: UInt64
-    }
-
-    /// Every link reachable from the root by hard links, in name order (`H5Lvisit`); soft and external
-    /// links are listed, never followed.
-    public func links() throws -> [Link] {
-        final class Collector { var links: [Link] = [] }
-        let collector = Collector()
-        let visitor: gc_link_visitor = { name, kind, address, context in
-            HDF5Calls.callingBack {
-                guard let name, let context else { return 0 }
-                let kinds: [Link.Kind] = [.hard, .soft, .external, .other]
-                Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().links.append(
-                    Link(name: String(cString: name), kind: kinds[Int(min(max(kind, 0), 3))], address: UInt64(address)))
-                return 0
-            }
-        }
-        _ = try HDF5Library.call("list the links in the file", file: path) {
-            gc_visit_links(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
-        }
-        return collector.links
-    }
-
-    /// What a conversion does not carry, in name order: soft links (dangling or not) and links of other
-    /// kinds, external links (when they are allowed at all), every name of an object reachable under
-    /// several (hard links: copies would make them separate objects), and committed datatypes. (Datasets
-    /// of references are judged by the plan from their element type, which it has already read.)
-    public func uncarried() throws -> [UncarriedObject] {
-        var found: [UncarriedObject] = []
-        var names: [UInt64: [String]] = [:]
-        let links = try links()
-        for link in links {
-            switch link.kind {
-            case .soft: found.append(UncarriedObject(object: link.name, reason: "is a soft link"))
-            case .external: found.append(UncarriedObject(object: link.name, reason: "is an external link"))
-            case .other: found.append(UncarriedObject(object: link.name, reason: "is a user-defined link"))
-            case .hard: names[link.address, default: []].append(link.name)
-            }
-        }
-        // Every name of an object with several: which of them a conversion keeps is the plan's choice.
-        for group in names.values where group.count > 1 {
-            for name in group {
-                found.append(UncarriedObject(object: name, reason: "is one of \(group.count) names of one object "
-                                             + "(\(group.joined(separator: ", ")))", names: group))
-            }
-        }
-        for object in try objectNames(from: links) where object.type == H5O_TYPE_NAMED_DATATYPE {
-            found.append(UncarriedObject(object: object.name, reason: "is a committed datatype"))
-        }
-        return found.sorted { $0.object.utf8.lexicographicallyPrecedes($1.object.utf8) }
-    }
-
     /// Every name of every object reachable by hard links, in name order, without the root: an object
     /// with several names (hard links) is listed under each (`H5Ovisit` for the objects and their kinds,
     /// `H5Lvisit` for the names).
     private func objectNames() throws -> [(name: String, type: H5O_type_t)] {
+        if let walked { return walked }
         let links = try links()
         try checkLinks(links)
-        return try objectNames(from: links)
+        walked = try objectNames(from: links)
+        return walked!
     }
 
     /// `objectNames()` from the file's links, already walked.
-    private func objectNames(from links: [Link]) throws -> [(name: String, type: H5O_type_t)] {
+    func objectNames(from links: [Link]) throws -> [(name: String, type: H5O_type_t)] {
+        let kinds = try objectKinds()
+        return links.compactMap { link in
+            guard link.kind == .hard, let type = kinds[link.address] else { return nil }
+            return (link.name, type)
+        }
+    }
+
+    /// The kind of every object reachable by hard links but the root, by address (`H5Ovisit`).
+    func objectKinds() throws -> [UInt64: H5O_type_t] {
+        if let kinds { return kinds }
         final class Collector { var objects: [UInt64: H5O_type_t] = [:] }
         let collector = Collector()
         let visitor: gc_object_visitor = { name, type, address, context in
@@ -181,10 +140,8 @@ public final class HDF5File: TensorSource {
         _ = try HDF5Library.call("list the objects in the file", file: path) {
             gc_visit_objects(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
         }
-        return links.compactMap { link in
-            guard link.kind == .hard, let type = collector.objects[link.address] else { return nil }
-            return (link.name, type)
-        }
+        kinds = collector.objects
+        return collector.objects
     }
 
     /// The type and shape of one dataset, without reading its data.

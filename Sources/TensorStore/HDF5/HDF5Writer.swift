@@ -14,8 +14,10 @@ public final class HDF5Writer: TensorSink {
     /// The file actually written until `finish()`.
     public let temporaryPath: String
     private var file: HDF5Handle?
-    private let linkCreation: HDF5Handle
+    let linkCreation: HDF5Handle
     private let datasetCreation: HDF5Handle
+    /// `H5Ocopy`'s properties: committed datatypes already in this file are shared, not copied again.
+    let copyObjects: HDF5Handle
     /// Datasets made by `create`, with their shapes, element types and rows written so far: open until
     /// their last row is written (libhdf5 holds tens of kilobytes per open dataset; a checkpoint can have
     /// thousands of them).
@@ -47,11 +49,14 @@ public final class HDF5Writer: TensorSink {
         datasetCreation = HDF5Handle(try HDF5Library.call("make a property list", file: path) {
             gc_dataset_create_plist_written_in_full()
         }, .propertyList)
+        copyObjects = HDF5Handle(try HDF5Library.call("make a property list", file: path) {
+            gc_object_copy_plist_merging_committed_types()
+        }, .propertyList)
     }
 
-    private var fileID: hid_t { file?.id ?? -1 }
+    var fileID: hid_t { file?.id ?? -1 }
 
-    private func call<R: BinaryInteger>(_ operation: String, _ object: String?, _ body: () -> R) throws -> R {
+    func call<R: BinaryInteger>(_ operation: String, _ object: String?, _ body: () -> R) throws -> R {
         do {
             return try HDF5Library.call(operation, file: path, object: object, body)
         } catch var error as StoreError {
@@ -87,8 +92,9 @@ public final class HDF5Writer: TensorSink {
     public func copy(_ name: String, from source: any TensorSource, as target: String) throws {
         if let hdf5 = source as? HDF5File {
             _ = try call("copy the dataset", name) {
-                H5Ocopy(hdf5.fileID, name, fileID, target, gc_default_plist(), linkCreation.id)
+                H5Ocopy(hdf5.fileID, name, fileID, target, copyObjects.id, linkCreation.id)
             }
+            try removeReferenceAttributes(of: target)
             return
         }
         guard let variable = try source.variables().first(where: { $0.name == name }) else {
@@ -223,6 +229,8 @@ public final class HDF5Writer: TensorSink {
         }, .object)
         for name in try source.attributeNames(of: sourceObject, object) where !skip(name) {
             let place = "\(object.isEmpty ? "/" : object)@\(name)"
+            // References would point into the source: they are carried (`carry`), re-pointed, or refused.
+            guard try source.references(inAttribute: name, of: sourceObject, object) == nil else { continue }
             // Reading is the source's business: a failure there names the source file, never the output.
             let attribute = HDF5Handle(try source.call("open the attribute", place) {
                 H5Aopen(sourceObject.id, name, gc_default_plist())
@@ -245,6 +253,20 @@ public final class HDF5Writer: TensorSink {
                 H5Acreate2(targetObject.id, name, type.id, space.id, gc_default_plist(), gc_default_plist())
             }, .attribute)
             _ = try call("write the attribute", place) { H5Awrite(created.id, type.id, buffer) }
+        }
+    }
+
+    /// Removes the attributes of references of `object` that `H5Ocopy` carried with their references
+    /// nulled (it cannot re-point them into another file): `carry` writes them again, re-pointed.
+    private func removeReferenceAttributes(of object: String) throws {
+        let handle = HDF5Handle(try call("open the object", object) { H5Oopen(fileID, object, gc_default_plist()) }, .object)
+        guard HDF5Library.locked({ gc_object_attribute_count(handle.id) }) > 0 else { return }
+        for name in try HDF5File.attributeNames(of: handle, object, file: path) {
+            let attribute = HDF5Handle(try call("open the attribute", object) { H5Aopen(handle.id, name, gc_default_plist()) }, .attribute)
+            let type = HDF5Handle(try call("read the attribute's type", object) { H5Aget_type(attribute.id) }, .datatype)
+            if HDF5Library.locked({ H5Tget_class(type.id) }) == H5T_REFERENCE {
+                _ = try call("replace the attribute", object) { H5Adelete(handle.id, name) }
+            }
         }
     }
 

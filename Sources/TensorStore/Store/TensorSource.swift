@@ -9,9 +9,9 @@ public protocol TensorSource: AnyObject {
     var path: String { get }
     /// Every file the source reads (a checkpoint's index and data files; an HDF5 file itself).
     var storedFiles: [String] { get }
-    /// What the source holds besides variables, containers and attributes, which a conversion does not
-    /// carry (soft links, second names of one object, committed datatypes): each with why.
-    func uncarried() throws -> [UncarriedObject]
+    /// What the source holds besides variables, containers and attributes (second names of one object,
+    /// links, committed datatypes, references), in name order; empty for a format of variables alone.
+    func structure() throws -> [StructureItem]
     /// The format's name for messages (`HDF5`).
     var formatName: String { get }
     /// No read allocates more than this; a tensor declaring more is refused before allocation.
@@ -103,7 +103,7 @@ extension TensorSource {
     public var storedFiles: [String] { [path] }
 
     /// Nothing: a format of variables alone.
-    public func uncarried() throws -> [UncarriedObject] { [] }
+    public func structure() throws -> [StructureItem] { [] }
 
     /// None: a format without optimizer records (HDF5: discovery knows slots stored under their variable's
     /// path, and Keras's optimizer groups, by name).
@@ -152,6 +152,10 @@ public protocol TensorSink: AnyObject {
                         skip: (String) -> Bool) throws
     /// Sets a string attribute on `object` (`""` is the file itself).
     func setStringAttribute(_ name: String, _ value: String, on object: String) throws
+    /// Writes `items` of `source`'s structure (`TensorSource.structure()`), in order, once everything they
+    /// name or point to is written; `outputName` gives where each of the source's objects (by its first
+    /// name) is in the output, nil when it is not. A sink that cannot hold an item throws, naming it.
+    func carry(_ items: [StructureItem], from source: any TensorSource, outputName: (String) -> String?) throws
     /// What the sink could not keep and said so instead of failing (one line each); empty for HDF5.
     var notes: [String] { get }
     /// Completes the file and publishes it at `path` in one step.
@@ -163,6 +167,12 @@ public protocol TensorSink: AnyObject {
 extension TensorSink {
     /// None: a sink that keeps everything has nothing to say.
     public var notes: [String] { [] }
+
+    /// Refuses any item: a format of variables alone holds no links or references.
+    public func carry(_ items: [StructureItem], from source: any TensorSource, outputName: (String) -> String?) throws {
+        guard let item = items.first else { return }
+        throw StoreError(.unsupportedType, file: source.path, object: item.place, reason: "is \(item.description), which this output cannot hold")
+    }
 }
 
 /// A Swift float type that a float variable can be read into: `Float` or `Double`.
@@ -176,20 +186,5 @@ extension ElementType {
     public var byteWidth: Int? {
         if case .float(let bits) = self, [16, 32, 64].contains(bits) { return bits / 8 }
         return nil
-    }
-}
-
-/// Something a source holds that a conversion does not carry, and why.
-public struct UncarriedObject: Hashable, Sendable {
-    /// Its path.
-    public var object: String
-    /// `is a soft link`, `is a committed datatype`, ...
-    public var reason: String
-    /// For a name of an object that has other names (hard links): all its names, in order.
-    public var names: [String]
-
-    /// `object`, because `reason`; `names` for an object under several names.
-    public init(object: String, reason: String, names: [String] = []) {
-        (self.object, self.reason, self.names) = (object, reason, names)
     }
 }

@@ -1,0 +1,143 @@
+import TensorStore
+
+extension ConversionPlan {
+    /// Where an object of the input is in the output, by its first name: a copied dataset under its
+    /// output name, a kept group or committed datatype under its own, the root as the root; nil for what
+    /// the conversion replaces or leaves out. A carried second name of a dataset is named as datasets are.
+    public func outputObject(_ name: String) -> String? {
+        if name.isEmpty { return "" }
+        return keptObjects.contains(name) || carriedDatasets.contains(name) ? outputName(ofCopied: name) : nil
+    }
+
+    /// Decides everything but the cells: the datasets copied, the groups written, and what of the input's
+    /// structure (`TensorSource.structure()`) is carried, refused or (with `dropUncarried`) left out and
+    /// named in a note.
+    mutating func planTheRest(of file: any TensorSource, variables: [String], options: ConversionOptions) throws {
+        let converted = Set(cells.flatMap { $0.datasets.flatMap(\.sources) })
+        let structure = try file.structure()
+        // Every name of each object that has several, under its first name.
+        var namesOf: [String: [String]] = [:]
+        for item in structure {
+            if case .secondName(let first) = item.kind { namesOf[first, default: [first]].append(item.name) }
+        }
+        let secondNames = Set(namesOf.values.flatMap { $0.dropFirst() })
+        var uncarried: [(place: String, reason: String)] = []
+        // An object that a cell converts under one of its names has no other names in the output.
+        var excluded = Set<String>()
+        for (_, names) in namesOf.sorted(by: { $0.key < $1.key }) {
+            guard let convertedName = names.first(where: converted.contains) else { continue }
+            for name in names where !converted.contains(name) {
+                uncarried.append((name, "is another name of \(convertedName), which this conversion replaces"))
+                excluded.insert(name)
+            }
+        }
+        let references = Set(structure.compactMap { item -> String? in if case .references = item.kind { item.name } else { nil } })
+        let datasets = variables.filter { !converted.contains($0) && !secondNames.contains($0) && !excluded.contains($0) }
+
+        // Groups that held only converted datasets disappear with them (`gates/`, `Gates/Linear/` ...),
+        // unless they have attributes; groups that hold anything else (a link too), or nothing, are kept.
+        var holdsKept = Set<String>(), holdsAny = Set<String>()
+        let linked = structure.filter { if case .referenceAttribute = $0.kind { false } else { true } }.map(\.name)
+        for name in variables + linked {
+            let ancestors = VariableName.ancestors(of: name)
+            holdsAny.formUnion(ancestors)
+            if !converted.contains(name) { holdsKept.formUnion(ancestors) }
+        }
+        containers = try file.containers().filter { group in
+            guard !secondNames.contains(group) else { return false }
+            if holdsKept.contains(group) || !holdsAny.contains(group) { return true }
+            return try !file.attributeNames(of: group).isEmpty
+        }
+        let namedTypes = structure.filter { $0.kind == .namedType }.map(\.name)
+        keptObjects = Set(datasets).union(containers).union(namedTypes)
+
+        // What is carried, and what cannot be: references are carried when every object they point to is
+        // written (a dataset of references counts once it is carried itself, hence the repetition).
+        let output = options.carriesStructure ? nil : "a TensorFlow checkpoint"
+        var carried: [StructureItem] = []
+        var refused: [String: String] = [:]
+        func why(_ target: String) -> String {
+            target == StructureItem.unnamedObject ? "one to \(target)"
+                : "one to \(target), which this conversion \(converted.contains(target) ? "replaces" : "leaves out")"
+        }
+        while true {
+            carried = []
+            refused = [:]
+            for item in structure where !converted.contains(item.name) && !excluded.contains(item.name) {
+                if let output {
+                    refused[item.place] = "is \(item.description), which \(output) cannot hold"
+                    continue
+                }
+                switch item.kind {
+                case .secondName(let first):
+                    if keptObjects.contains(first) {
+                        carried.append(item)
+                    } else {
+                        refused[item.place] = "is a second name of \(first), which this conversion leaves out"
+                    }
+                case .softLink, .externalLink, .namedType:
+                    carried.append(item)
+                case .references(let targets), .referenceAttribute(_, let targets):
+                    if case .referenceAttribute = item.kind, !item.name.isEmpty, !keptObjects.contains(item.name), !references.contains(item.name) {
+                        refused[item.place] = "holds references to other objects, on an object this conversion does not copy"
+                    } else if let target = targets.compactMap({ $0 }).first(where: { outputObject($0) == nil }) {
+                        refused[item.place] = references.contains(item.place)
+                            ? "is \(item.description), \(why(target))" : "holds references to other objects, \(why(target))"
+                    } else {
+                        carried.append(item)
+                    }
+                case .unknownLink:
+                    refused[item.place] = "is \(item.description), which convert cannot carry"
+                }
+            }
+            // A dataset of references carried makes its name an object references may point to.
+            let carriedReferences = Set(carried.filter { if case .references = $0.kind { true } else { false } }.map(\.name))
+            let before = keptObjects
+            keptObjects = Set(datasets).subtracting(references).union(containers).union(namedTypes).union(carriedReferences)
+            if keptObjects == before { break }
+        }
+        uncarried += refused.map { ($0.key, $0.value) }
+        // Converted tensors' attributes move with their pieces, but references in them would be lost.
+        for item in structure where converted.contains(item.name) {
+            if case .referenceAttribute = item.kind {
+                uncarried.append((item.place, "holds references to other objects, on a tensor this conversion replaces"))
+            }
+        }
+        uncarried.sort { $0.place.utf8.lexicographicallyPrecedes($1.place.utf8) }
+        self.carried = carried
+        copied = datasets.filter { !references.contains($0) }
+        carriedDatasets = carried.filter { item in
+            switch item.kind {
+            case .references: true
+            case .secondName(let first): variables.contains(first)
+            default: false
+            }
+        }.map(\.name)
+        for item in carried {
+            guard case .softLink(let target) = item.kind, let resolved = Self.resolve(target, from: item.name),
+                  converted.contains(resolved) else { continue }
+            notes.append("soft link \(item.name) names \(target), which this conversion replaces; it is carried as it is, "
+                         + "naming nothing in the output until the cell is fused back")
+        }
+        guard let first = uncarried.first else { return }
+        guard options.dropUncarried else {
+            throw StoreError(.unsupportedType, file: file.path, object: first.place,
+                             reason: "\(first.reason)" + (uncarried.count > 1 ? " (and \(uncarried.count - 1) more that cannot be carried)" : "")
+                                 + "; --drop-unsupported converts without \(uncarried.count > 1 ? "them" : "it"), listing what is left out")
+        }
+        let shown = uncarried.prefix(3).map { "\($0.place) (\($0.reason.hasPrefix("is ") ? String($0.reason.dropFirst(3)) : $0.reason))" }
+        notes.append("\(uncarried.count) object\(uncarried.count == 1 ? "" : "s") left out (--drop-unsupported): "
+                     + shown.joined(separator: ", ") + (uncarried.count > 3 ? ", ..." : ""))
+    }
+
+    /// The object name (no leading `/`) a soft link's path names, absolute or relative to the link's group,
+    /// without following further links; nil for `..` (HDF5 has no parent step: a link named `..` is meant).
+    static func resolve(_ target: String, from link: String) -> String? {
+        var parts = target.hasPrefix("/") ? [] : Array(link.split(separator: "/").dropLast())
+        for part in target.split(separator: "/") where part != "." {
+            guard part != ".." else { return nil }
+            parts.append(part)
+        }
+        return parts.joined(separator: "/")
+    }
+}
