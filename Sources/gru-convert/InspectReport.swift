@@ -21,10 +21,14 @@ struct InspectReport: Encodable {
         var dtype: String
         var variables: [String]
         var slots: [String]
+        /// Other paths the cell is reachable by: its scope through a second name of the scope group or of
+        /// a group above it (one substitution each).
+        var otherScopes: [String]
 
         enum CodingKeys: String, CodingKey {
             case scope, layout, family, units, dtype, variables, slots
             case inputSize = "input_size"
+            case otherScopes = "other_scopes"
         }
 
     }
@@ -103,7 +107,8 @@ struct InspectReport: Encodable {
         cells = inventory.cells.map { cell in
             CellEntry(scope: cell.scope, layout: cell.layout.name, family: Nullable(value: cell.family?.rawValue), inputSize: cell.dimensions.inputSize,
                       units: cell.dimensions.units, dtype: cell.elementType.description,
-                      variables: cell.tensors.map(\.stored), slots: cell.slots)
+                      variables: cell.tensors.map(\.stored), slots: cell.slots,
+                      otherScopes: Self.otherScopes(of: cell.scope, structure: structure))
         }
         problems = inventory.problems.map { ProblemEntry(scope: $0.scope, reason: $0.reason) }
         otherVariables = inventory.otherVariables
@@ -120,6 +125,17 @@ struct InspectReport: Encodable {
         elementCounts = inventory.variables.map(\.elementCount)
         slotKinds = inventory.cells.map { cell in
             Array(Set(cell.slots.map { slotKind($0, of: cell) })).sorted()
+        }
+    }
+
+    /// Where else `scope` is reachable: for each second name of the scope's group or of a group above
+    /// it, the scope under that name.
+    static func otherScopes(of scope: String, structure: [StructureItem]) -> [String] {
+        structure.compactMap { item in
+            guard case .secondName(let first) = item.kind else { return nil }
+            if first == scope { return item.name }
+            if first.isEmpty { return scope.isEmpty ? item.name : item.name + "/" + scope }
+            return scope.hasPrefix(first + "/") ? item.name + scope.dropFirst(first.count) : nil
         }
     }
 
@@ -147,6 +163,9 @@ struct InspectReport: Encodable {
             }
             out += table(header: ["CELL", "LAYOUT", "FAMILY", "INPUT", "UNITS", "DTYPE", "SLOTS"], rows: cellRows,
                          rightAligned: [3, 4])
+            for cell in cells where !cell.otherScopes.isEmpty {
+                out += "  \(displayScope(cell.scope)) is also reachable as \(cell.otherScopes.map(displayScope).joined(separator: ", "))\n"
+            }
         }
         if !problems.isEmpty {
             out += "\nProblems (variables that look like a GRU cell but do not form one):\n"

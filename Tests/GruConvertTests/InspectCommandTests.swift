@@ -49,6 +49,32 @@ import Testing
         #expect(plain.stdout.contains("\"structure\" : [\n\n  ]"), "\(plain.stdout)")
     }
 
+    /// A cell whose scope group has a second name (and a file whose root is linked inside itself) is
+    /// found once, under the name the walk enters, with the other paths it is reachable by.
+    @Test func aCellReachableUnderSeveralNamesListsThem() throws {
+        let path = Fixtures.path("structure/aliased_cell.h5")
+        let text = try GRUConvertBinary.run("inspect", path)
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("""
+            CELL        LAYOUT       FAMILY        INPUT  UNITS  DTYPE    SLOTS
+            alias_cell  tf-gru-cell  reset-before      3      4  float32  -
+              alias_cell is also reachable as a/up/alias_cell, rnn/gru_cell
+
+            OTHER OBJECT  KIND         POINTS TO
+            a/up          second name  /
+            rnn/gru_cell  second name  alias_cell
+
+            """), "\(text.stdout)")
+        let json = try GRUConvertBinary.run("inspect", path, "--format", "json")
+        let cells = try #require((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["cells"] as? [[String: Any]])
+        #expect(cells.map { $0["other_scopes"] as? [String] } == [["a/up/alias_cell", "rnn/gru_cell"]])
+        // Negative control: a cell under one name only has none, and no such line.
+        let single = try GRUConvertBinary.run("inspect", Fixtures.path("gru_single.h5"), "--format", "json")
+        let singleCells = try #require((try JSONSerialization.jsonObject(with: Data(single.stdout.utf8)) as? [String: Any])?["cells"] as? [[String: Any]])
+        #expect(singleCells.map { $0["other_scopes"] as? [String] } == [[]])
+        #expect(!(try GRUConvertBinary.run("inspect", Fixtures.path("gru_single.h5")).stdout.contains("also reachable")))
+    }
+
     @Test func jsonHasTheDocumentedKeys() throws {
         let result = try GRUConvertBinary.run("inspect", Fixtures.path("gru_stacked.h5"), "--format", "json")
         #expect(result.status == 0)
@@ -61,7 +87,7 @@ import Testing
         let cells = try #require(json["cells"] as? [[String: Any]])
         #expect(cells.count == 2)
         let second = cells[1]
-        #expect(Set(second.keys) == ["scope", "layout", "family", "input_size", "units", "dtype", "variables", "slots"])
+        #expect(Set(second.keys) == ["scope", "layout", "family", "input_size", "units", "dtype", "variables", "slots", "other_scopes"])
         #expect(second["scope"] as? String == "rnn/multi_rnn_cell/cell_1/gru_cell")
         #expect(second["layout"] as? String == "tf-gru-cell")
         #expect(second["family"] as? String == "reset-before")

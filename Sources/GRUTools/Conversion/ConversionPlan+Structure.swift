@@ -35,8 +35,9 @@ extension ConversionPlan {
         let datasets = variables.filter { !converted.contains($0) && !secondNames.contains($0) && !excluded.contains($0) }
 
         // Groups that held only converted datasets disappear with them (`gates/`, `Gates/Linear/` ...),
-        // unless they have attributes; groups that hold anything else (a link too), or nothing, are kept.
-        var holdsKept = Set<String>(), holdsAny = Set<String>()
+        // unless they have attributes or hold what a cell writes; groups that hold anything else (a link
+        // too), or nothing, are kept.
+        var holdsKept = Set(cells.flatMap { $0.datasets.flatMap { VariableName.ancestors(of: $0.name) } }), holdsAny = Set<String>()
         let linked = structure.filter { if case .referenceAttribute = $0.kind { false } else { true } }.map(\.name)
         for name in variables + linked {
             let ancestors = VariableName.ancestors(of: name)
@@ -70,7 +71,7 @@ extension ConversionPlan {
                 }
                 switch item.kind {
                 case .secondName(let first):
-                    if keptObjects.contains(first) {
+                    if outputObject(first) != nil {
                         carried.append(item)
                     } else {
                         refused[item.place] = "is a second name of \(first), which this conversion leaves out"

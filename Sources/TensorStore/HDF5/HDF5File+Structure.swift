@@ -47,7 +47,9 @@ extension HDF5File {
         _ = try containers()                            // refuses external links unless they are allowed
         let kinds = try objectKinds()
         var items: [StructureItem] = []
-        var firstNames: [UInt64: String] = [:]
+        // The root has no link, but a link may name it (a loop) and a reference may point to it.
+        let root = try openObject("")
+        var firstNames: [UInt64: String] = [HDF5Library.locked { gc_object_address(root.id) }: ""]
         for link in links {
             switch link.kind {
             case .hard:
@@ -73,9 +75,6 @@ extension HDF5File {
                 items.append(StructureItem(name: link.name, kind: .unknownLink))
             }
         }
-        // The root has no link; a reference may point to it all the same.
-        let root = try openObject("")
-        firstNames[HDF5Library.locked { gc_object_address(root.id) }] = ""
         let name: (UInt64) -> String = { firstNames[$0] ?? StructureItem.unnamedObject }
         let referenceDatasets = Set(try variables().filter { $0.elementType == .other("reference") }.map(\.name))
         for object in [""] + links.filter({ $0.kind == .hard && firstNames[$0.address] == $0.name }).map(\.name) {
