@@ -186,4 +186,41 @@ import Testing
         #expect(try output.readAll("m") == StoredValues(elementType: .float(bits: 32), shape: [3, 2], storage: .bytes(bytes)))
         #expect(try output.readAll("n") == StoredValues(elementType: .float(bits: 64), shape: [2], storage: .bytes(Array(bytes[8..<24]))))
     }
+
+    /// Replacing a checkpoint (`--force`) renames two files, which cannot be one step: when the index
+    /// cannot be moved into place after the data file was, the checkpoint that was there is put back, both
+    /// files as they were, and nothing of the new one is left.
+    @Test func aReplacementThatFailsHalfwayPutsTheOldCheckpointBack() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let prefix = dir + "/model.ckpt"
+        func write(_ value: Float, replacing: Bool, hook: @escaping () throws -> Void = {}) throws {
+            let writer = try checkpointWriter(prefix)
+            writer.replacesExisting = replacing
+            writer.beforePublishing = hook
+            try writer.create("v", elementType: .float(bits: 32), shape: [1])
+            try withUnsafeBytes(of: value) { try writer.writeRawRows("v", rows: 0..<1, from: $0) }
+            do { try writer.finish() } catch { writer.discard(); throw error }
+        }
+        try write(1, replacing: false)
+        let (index, data) = (prefix + ".index", prefix + ".data-00000-of-00001")
+        let (oldIndex, oldData) = (try Data(contentsOf: URL(fileURLWithPath: index)), try Data(contentsOf: URL(fileURLWithPath: data)))
+        // The index path becomes a directory just before publishing: the data file moves, the index cannot.
+        let failure = #expect(throws: StoreError.self) {
+            try write(2, replacing: true) {
+                try FileManager.default.removeItem(atPath: index)
+                try FileManager.default.createDirectory(atPath: index, withIntermediateDirectories: false)
+            }
+        }
+        #expect(failure?.description.hasSuffix("model.ckpt.index: is a directory; name the output file") == true, "\(String(describing: failure))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: data)) == oldData)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["model.ckpt.data-00000-of-00001", "model.ckpt.index"])
+        // Negative control: with the index back as it was, the same replacement succeeds and replaces both.
+        try FileManager.default.removeItem(atPath: index)
+        try oldIndex.write(to: URL(fileURLWithPath: index))
+        try write(2, replacing: true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: data)) != oldData)
+        #expect(try TFCheckpointFile(readingFrom: prefix).readAll("v") == StoredValues(elementType: .float(bits: 32), shape: [1],
+                                                                                       storage: .bytes(withUnsafeBytes(of: Float(2)) { Array($0) })))
+    }
 }

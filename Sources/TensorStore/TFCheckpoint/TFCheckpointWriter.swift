@@ -330,13 +330,25 @@ public final class TFCheckpointWriter: TensorSink {
         descriptor = -1
         guard indexClosed == 0 else { throw fail("cannot write the index file") }
         try beforePublishing()
-        try OutputTarget.publish(temporaryDataPath, as: dataPath, replace: replacesExisting)
+        // Two renames cannot be one step. With --force, the data file they replace is first set aside, so
+        // that when the index cannot follow, the checkpoint that was there is put back as it was.
+        var info = stat()
+        let setAside = replacesExisting && lstat(dataPath, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+            ? temporaryDataPath + ".replaced" : nil
+        if let setAside, rename(dataPath, setAside) != 0 {
+            throw StoreError(.writeFailed, file: dataPath, reason: "cannot move the finished file into place: \(systemErrorDescription(errno))")
+        }
+        var dataPublished = false
         do {
+            try OutputTarget.publish(temporaryDataPath, as: dataPath, replace: replacesExisting)
+            dataPublished = true
             try OutputTarget.publish(temporaryIndexPath, as: indexPath, replace: replacesExisting)
         } catch {
-            unlink(dataPath)                        // ours: published a moment ago
+            if dataPublished { unlink(dataPath) }   // ours: published a moment ago
+            if let setAside { rename(setAside, dataPath) }
             throw error
         }
+        if let setAside { unlink(setAside) }
         published = true
         OutputTarget.syncDirectory(of: indexPath)
     }
