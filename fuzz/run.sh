@@ -52,6 +52,7 @@ if [ "$target" = hdf5 ]; then
     seed keras-mistakes fixtures/keras/mistakes/*.h5
     seed with-reference fuzz/seeds/*.h5     # cells and their reference runs in one file (fuzz/seeds/make_seeds.py)
     seed compressed fixtures/compressed/*.h5   # LZF chunks, through the tool's own decoder (CHDF5/shim.h)
+    seed structure fixtures/structure/*.h5     # every kind of HDF5 object: links, datatypes, references
     cp -n fuzz/regressions/* "$corpus"/ 2>/dev/null || true
 else
     seed checkpoint fuzz/checkpoint-seeds/*.bin   # every fixture checkpoint (fuzz/checkpoint-seeds/make_seeds.py)

@@ -10,6 +10,7 @@
 
 #include <hdf5.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 // MARK: - Constants that are macros
@@ -226,14 +227,27 @@ static inline herr_t gc_external_link_target(hid_t location, const char *name, c
     if (H5Lget_info(location, name, &info, H5P_DEFAULT) < 0) return -1;
 #endif
     size_t size = info.u.val_size;
-    char buffer[4096];
-    if (size == 0 || size > sizeof buffer) return -1;
-    if (H5Lget_val(location, name, buffer, size, H5P_DEFAULT) < 0) return -1;
+    char *buffer = size > 0 ? malloc(size) : NULL;
+    if (buffer == NULL) return -1;
     const char *target_file = NULL, *target_object = NULL;
-    if (H5Lunpack_elink_val(buffer, size, NULL, &target_file, &target_object) < 0) return -1;
+    if (H5Lget_val(location, name, buffer, size, H5P_DEFAULT) < 0
+        || H5Lunpack_elink_val(buffer, size, NULL, &target_file, &target_object) < 0) { free(buffer); return -1; }
     snprintf(file, file_size, "%s", target_file ? target_file : "");
     snprintf(object, object_size, "%s", target_object ? target_object : "");
+    free(buffer);
     return 0;
+}
+
+/// The size in bytes of the value a soft or external link holds (`H5Lget_info`): a soft link's path with
+/// its NUL, an external link's packed file and object names; 0 when `name` is not such a link.
+static inline size_t gc_link_value_size(hid_t location, const char *name) {
+    gc_link_info info;
+#if H5_VERSION_GE(1, 12, 0)
+    if (H5Lget_info2(location, name, &info, H5P_DEFAULT) < 0) return 0;
+#else
+    if (H5Lget_info(location, name, &info, H5P_DEFAULT) < 0) return 0;
+#endif
+    return info.type == H5L_TYPE_HARD ? 0 : info.u.val_size;
 }
 
 /// Whether a dataset keeps its values outside the file: 1 for external raw storage, 2 for a virtual

@@ -67,6 +67,9 @@ struct InspectReport: Encodable {
             case .referenceAttribute(let name, let targets):
                 (kind, pointsTo) = ("reference_attribute", targets)
                 attribute = Nullable(value: name)
+            case .nestedReferences(let name):
+                (kind, pointsTo) = ("nested_references", [])
+                attribute = Nullable(value: name)
             case .unknownLink: (kind, pointsTo) = ("user_defined_link", [])
             }
         }
@@ -76,6 +79,7 @@ struct InspectReport: Encodable {
             let shownName = shown(name.isEmpty ? "/" : name) + (attribute.value.map { "@" + shown($0) } ?? "")
             let words = ["second_name": "second name", "soft_link": "soft link", "external_link": "external link",
                          "named_type": "committed datatype", "references": "references", "reference_attribute": "references",
+                         "nested_references": "nested references",
                          "user_defined_link": "user-defined link"][kind] ?? kind
             var distinct: [String] = []
             for target in pointsTo.map({ $0.map { $0.isEmpty ? "/" : $0 } ?? "null" }) where !distinct.contains(target) {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TensorStore
 
 /// Every kind of HDF5 object (fixtures/structure, made with h5py and with libhdf5's C API by
 /// `fixtures/structure/generate.sh`) survives a split followed by a fuse: `h5diff` finds no difference,
@@ -54,6 +55,7 @@ import Testing
         ("h5py_objects.h5", [], "rnn/gru_cell"), ("libhdf5_objects.h5", [], "rnn/gru_cell"),
         ("h5py_external.h5", ["--allow-external"], "rnn/gru_cell"), ("libhdf5_external.h5", ["--allow-external"], "rnn/gru_cell"),
         ("aliased_cell.h5", [], "alias_cell"), ("attributed_groups.h5", [], "rnn/gru_cell"),
+        ("reference_order.h5", [], "rnn/gru_cell"),
     ]
 
     @Test(arguments: corpus.map(\.file))
@@ -66,7 +68,7 @@ import Testing
             let splitting = try GRUConvertBinary.run(["convert", input, split] + flags)
             #expect(splitting.status == 0, "\(splitting.stderr)")
             // The soft link to the fused kernel is carried as it is: it dangles in the split file, which says so.
-            #expect(splitting.stderr == (["aliased_cell.h5", "attributed_groups.h5"].contains(name) ? "" : "note: soft link links/to_kernel names "
+            #expect(splitting.stderr == (["aliased_cell.h5", "attributed_groups.h5", "reference_order.h5"].contains(name) ? "" : "note: soft link links/to_kernel names "
                     + "/rnn/gru_cell/gates/kernel, which this conversion replaces; it is carried as it is, naming nothing in the "
                     + "output until the cell is fused back\n"))
             let fusing = try GRUConvertBinary.run(["convert", split, back, "--to", "fused"] + flags)
@@ -94,6 +96,48 @@ import Testing
             #expect(try Self.tool("h5diff", [input, split]).status == 1)
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: input)) == before)
+    }
+
+    /// References inside compound or variable-length values cannot be re-pointed: refused by name, or left
+    /// out and named with --drop-unsupported; never copied as bytes (addresses in the input). Negative
+    /// control: the same file's other dataset is copied.
+    @Test func nestedReferencesAreRefusedNotCopied() throws {
+        let input = Fixtures.path("structure/nested_references.h5")
+        let before = try Data(contentsOf: URL(fileURLWithPath: input))
+        try withScratchDirectory("nested") { directory in
+            let output = directory + "/out.h5"
+            let refused = try GRUConvertBinary.run("convert", input, output)
+            #expect(refused.status == 2)
+            let why = "with references inside compound, array or variable-length values, which convert cannot re-point"
+            #expect(refused.stderr == "error: \(input): /@comp: is an attribute \(why) (and 2 more that cannot be carried); "
+                    + "--drop-unsupported converts without them, listing what is left out\n")
+            #expect(!FileManager.default.fileExists(atPath: output))
+            let dropped = try GRUConvertBinary.run("convert", input, output, "--drop-unsupported")
+            #expect(dropped.status == 0)
+            #expect(dropped.stderr == "note: 3 objects left out (--drop-unsupported): /@comp (an attribute \(why)), comp (a dataset \(why)), "
+                    + "vl (a dataset \(why))\n")
+            let written = try HDF5File(readingFrom: output)
+            #expect(try written.datasetNames().filter { !$0.hasPrefix("rnn/") } == ["d"])
+            #expect(try written.attributeNames(of: "") == [])
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: input)) == before)
+    }
+
+    /// A soft link to a dataset that the conversion renames (`d` becomes `d:0`) follows it, and says so; a
+    /// 5,000-byte soft link path is carried whole. Negative control: the input's link names `/d`.
+    @Test func softLinksFollowRenamedDatasetsAndKeepLongPaths() throws {
+        let input = Fixtures.path("structure/link_paths.h5")
+        try withScratchDirectory("links") { directory in
+            let output = directory + "/out.h5"
+            let split = try GRUConvertBinary.run("convert", input, output)
+            #expect(split.status == 0)
+            #expect(split.stderr.hasSuffix("note: soft link to_d names /d, which is written as d:0: the link is written to name /d:0\n"),
+                    "\(split.stderr)")
+            let links = try HDF5File(readingFrom: output).structure()
+            #expect(links == [StructureItem(name: "long", kind: .softLink(target: "/" + String(repeating: "x", count: 5000))),
+                              StructureItem(name: "to_d", kind: .softLink(target: "/d:0"))])
+            #expect(try HDF5File(readingFrom: input).structure().last == StructureItem(name: "to_d", kind: .softLink(target: "/d")))
+        }
     }
 
     /// A dataset with h5py's LZF filter is copied with its filter pipeline (HDF5 copies its chunks as

@@ -79,7 +79,7 @@ extension ConversionPlan {
                 case .softLink, .externalLink, .namedType:
                     carried.append(item)
                 case .references(let targets), .referenceAttribute(_, let targets):
-                    if case .referenceAttribute = item.kind, !item.name.isEmpty, !keptObjects.contains(item.name), !references.contains(item.name) {
+                    if case .referenceAttribute = item.kind, outputObject(item.name) == nil {
                         refused[item.place] = "holds references to other objects, on an object this conversion does not copy"
                     } else if let target = targets.compactMap({ $0 }).first(where: { outputObject($0) == nil }) {
                         refused[item.place] = references.contains(item.place)
@@ -87,6 +87,8 @@ extension ConversionPlan {
                     } else {
                         carried.append(item)
                     }
+                case .nestedReferences:
+                    refused[item.place] = "is \(item.description), which convert cannot re-point"
                 case .unknownLink:
                     refused[item.place] = "is \(item.description), which convert cannot carry"
                 }
@@ -98,15 +100,20 @@ extension ConversionPlan {
             if keptObjects == before { break }
         }
         uncarried += refused.map { ($0.key, $0.value) }
-        // Converted tensors' attributes move with their pieces, but references in them would be lost.
-        for item in structure where converted.contains(item.name) {
-            if case .referenceAttribute = item.kind {
+        // Converted tensors' attributes move with their pieces (under any of the tensor's names), but
+        // references in them would be lost.
+        for item in structure where converted.contains(item.name) || excluded.contains(item.name) {
+            switch item.kind {
+            case .referenceAttribute, .nestedReferences(.some):
                 uncarried.append((item.place, "holds references to other objects, on a tensor this conversion replaces"))
+            default: continue
             }
         }
         uncarried.sort { $0.place.utf8.lexicographicallyPrecedes($1.place.utf8) }
         self.carried = carried
-        copied = datasets.filter { !references.contains($0) }
+        // Datasets of references are carried (or not at all); nested ones are never copied as raw bytes.
+        let nested = Set(structure.filter { $0.kind == .nestedReferences(attribute: nil) }.map(\.name))
+        copied = datasets.filter { !references.contains($0) && !nested.contains($0) }
         carriedDatasets = carried.filter { item in
             switch item.kind {
             case .references: true
@@ -114,11 +121,13 @@ extension ConversionPlan {
             default: false
             }
         }.map(\.name)
+        let inputGroups = Set(try file.containers())
         for item in carried {
-            guard case .softLink(let target) = item.kind, let resolved = Self.resolve(target, from: item.name),
-                  converted.contains(resolved) else { continue }
-            notes.append("soft link \(item.name) names \(target), which this conversion replaces; it is carried as it is, "
-                         + "naming nothing in the output until the cell is fused back")
+            guard case .softLink(let target) = item.kind, let resolved = Self.resolve(target, from: item.name) else { continue }
+            let removedGroup = !containers.contains(resolved) && !secondNames.contains(resolved) && inputGroups.contains(resolved)
+            guard converted.contains(resolved) || removedGroup else { continue }
+            notes.append("soft link \(item.name) names \(target), which this conversion \(removedGroup ? "removes" : "replaces"); "
+                         + "it is carried as it is, naming nothing in the output until the cell is fused back")
         }
         guard let first = uncarried.first else { return }
         guard options.dropUncarried else {

@@ -178,6 +178,13 @@ public struct ConversionPlan: Sendable {
                          + "as TensorFlow 1's HDF5 dumps name them (converting back to a checkpoint removes the suffix)")
         }
         for name in renamed where rename(outputName(ofCopied: name)) != name { copiedAs[name] = rename(outputName(ofCopied: name)) }
+        // A soft link to a renamed dataset follows it (its path made absolute), and says so.
+        for index in carried.indices {
+            guard case .softLink(let target) = carried[index].kind,
+                  let resolved = Self.resolve(target, from: carried[index].name), let renamed = copiedAs[resolved] else { continue }
+            carried[index].kind = .softLink(target: "/" + renamed)
+            notes.append("soft link \(carried[index].name) names \(target), which is written as \(renamed): the link is written to name /\(renamed)")
+        }
         for index in cells.indices {
             for dataset in cells[index].datasets.indices { cells[index].datasets[dataset].name = rename(cells[index].datasets[dataset].name) }
             for tensor in cells[index].tensors.indices { cells[index].tensors[tensor].dataset.name = rename(cells[index].tensors[tensor].dataset.name) }

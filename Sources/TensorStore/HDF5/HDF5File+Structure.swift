@@ -62,11 +62,11 @@ extension HDF5File {
                     }
                 }
             case .soft:
-                var target = [CChar](repeating: 0, count: 4096)
+                var target = try linkValueBuffer(link.name)
                 _ = try call("read the soft link", link.name) { gc_soft_link_target(file.id, link.name, &target, target.count) }
                 items.append(StructureItem(name: link.name, kind: .softLink(target: string(target))))
             case .external:
-                var target = [CChar](repeating: 0, count: 4096), object = [CChar](repeating: 0, count: 4096)
+                var target = try linkValueBuffer(link.name), object = try linkValueBuffer(link.name)
                 _ = try call("read the external link", link.name) {
                     gc_external_link_target(file.id, link.name, &target, target.count, &object, object.count)
                 }
@@ -76,20 +76,61 @@ extension HDF5File {
             }
         }
         let name: (UInt64) -> String = { firstNames[$0] ?? StructureItem.unnamedObject }
-        let referenceDatasets = Set(try variables().filter { $0.elementType == .other("reference") }.map(\.name))
+        // Types that can hold references inside them: a reference dataset, or compound, array, vlen ones.
+        let mayHoldReferences = Set(try variables().filter {
+            [.other("reference"), .other("compound"), .other("array"), .other("vlen")].contains($0.elementType)
+        }.map(\.name))
         for object in [""] + links.filter({ $0.kind == .hard && firstNames[$0.address] == $0.name }).map(\.name) {
-            if referenceDatasets.contains(object), let references = try references(inDataset: object) {
-                items.append(StructureItem(name: object, kind: .references(targets: try targets(of: references, place: object, name: name))))
+            if mayHoldReferences.contains(object) {
+                if let references = try references(inDataset: object) {
+                    items.append(StructureItem(name: object, kind: .references(targets: try targets(of: references, place: object, name: name))))
+                } else if try holdsNestedReferences(dataset: object) {
+                    items.append(StructureItem(name: object, kind: .nestedReferences(attribute: nil)))
+                }
             }
             let handle = try openObject(object)
             guard HDF5Library.locked({ gc_object_attribute_count(handle.id) }) != 0 else { continue }
             for attribute in try attributeNames(of: handle, object) {
-                guard let references = try references(inAttribute: attribute, of: handle, object) else { continue }
                 let place = "\(object.isEmpty ? "/" : object)@\(attribute)"
-                items.append(StructureItem(name: object, kind: .referenceAttribute(attribute, targets: try targets(of: references, place: place, name: name))))
+                if let references = try references(inAttribute: attribute, of: handle, object) {
+                    items.append(StructureItem(name: object, kind: .referenceAttribute(attribute, targets: try targets(of: references, place: place, name: name))))
+                } else if try Self.holdsReferences(attribute: attribute, of: handle, place: place, file: path) {
+                    items.append(StructureItem(name: object, kind: .nestedReferences(attribute: attribute)))
+                }
             }
         }
         return items.sorted { $0.place.utf8.lexicographicallyPrecedes($1.place.utf8) }
+    }
+
+    /// The first name of the committed datatype `type` is (`H5Tcommitted`), or nil for a type of its own.
+    func committedTypeName(_ type: HDF5Handle) throws -> String? {
+        guard HDF5Library.locked({ H5Tcommitted(type.id) }) > 0 else { return nil }
+        let address = HDF5Library.locked { gc_object_address(type.id) }
+        return try links().first { $0.kind == .hard && $0.address == address }?.name
+    }
+
+    /// A buffer for the value of link `name` (its size, plus a NUL), within the memory budget.
+    private func linkValueBuffer(_ name: String) throws -> [CChar] {
+        let size = HDF5Library.locked { gc_link_value_size(file.id, name) }
+        try memoryBudget.check(elements: size + 1, of: 1, file: path, object: name, what: "reading the link")
+        return [CChar](repeating: 0, count: size + 1)
+    }
+
+    /// Whether dataset `name`'s type holds references anywhere in it (`H5Tdetect_class`).
+    private func holdsNestedReferences(dataset name: String) throws -> Bool {
+        let dataset = try openDataset(name)
+        let type = try HDF5Handle(call("read the type", name) { H5Dget_type(dataset.id) }, .datatype)
+        return HDF5Library.locked { H5Tdetect_class(type.id, H5T_REFERENCE) } > 0
+    }
+
+    /// Whether attribute `attribute` of the open `object` holds references anywhere in its type.
+    static func holdsReferences(attribute: String, of object: HDF5Handle, place: String, file: String) throws -> Bool {
+        let handle = try HDF5Handle(HDF5Library.call("open the attribute", file: file, object: place) {
+            H5Aopen(object.id, attribute, gc_default_plist())
+        }, .attribute)
+        let type = try HDF5Handle(HDF5Library.call("read the attribute's type", file: file, object: place) { H5Aget_type(handle.id) },
+                                  .datatype)
+        return HDF5Library.locked { H5Tdetect_class(type.id, H5T_REFERENCE) } > 0
     }
 
     /// References as stored: their kind (1 object, 2 dataset region, as `gc_reference_kind`), the shape,

@@ -13,6 +13,15 @@ extension HDF5Writer {
             throw StoreError(.unsupportedType, file: source.path, object: first.place,
                              reason: "is \(first.description), which convert carries only from HDF5")
         }
+        // In three passes, so that nothing waits for what comes later in name order: datasets of references
+        // are created (empty) first, then names and links to anything are made, then every reference is
+        // written, when every object it may point to exists (references may point to each other).
+        var created: [(item: StructureItem, dataset: HDF5Handle, stored: HDF5File.StoredReferences, targets: [String?])] = []
+        for item in items {
+            guard case .references(let targets) = item.kind else { continue }
+            let (dataset, stored) = try createReferences(item, as: outputName(item.name) ?? item.name, from: source)
+            created.append((item, dataset, stored, targets))
+        }
         for item in items {
             let target = outputName(item.name) ?? item.name
             switch item.kind {
@@ -20,6 +29,7 @@ extension HDF5Writer {
                 _ = try call("copy the committed datatype", target) {
                     H5Ocopy(source.file.id, item.name, fileID, target, copyObjects.id, linkCreation.id)
                 }
+                try removeReferenceAttributes(of: target)
             case .secondName(let first):
                 guard let existing = outputName(first) else { throw notWritten(first, for: item, source) }
                 _ = try call("make the second name", target) {
@@ -33,13 +43,25 @@ extension HDF5Writer {
                 _ = try call("make the external link", target) {
                     H5Lcreate_external(file, object, fileID, target, linkCreation.id, gc_default_plist())
                 }
-            case .references(let targets):
-                try writeReferences(item, targets: targets, as: target, from: source, outputName: outputName)
-            case .referenceAttribute(let attribute, let targets):
-                try writeReferenceAttribute(attribute, of: item, targets: targets, on: target, from: source, outputName: outputName)
-            case .unknownLink:
+            case .references, .referenceAttribute:
+                continue
+            case .nestedReferences, .unknownLink:
                 throw StoreError(.unsupportedType, file: source.path, object: item.place, reason: "is \(item.description), which convert cannot carry")
             }
+        }
+        for (item, dataset, stored, targets) in created {
+            let bytes = try remade(stored, targets: targets, item: item, from: source, outputName: outputName)
+            let type = HDF5Handle(try call("make a reference type", item.name) { gc_reference_type(stored.kind) }, .datatype)
+            if stored.count > 0 {
+                _ = try call("write the references", item.name) {
+                    bytes.withUnsafeBytes { H5Dwrite(dataset.id, type.id, gc_all_space(), gc_all_space(), gc_default_plist(), $0.baseAddress) }
+                }
+            }
+        }
+        for item in items {
+            guard case .referenceAttribute(let attribute, let targets) = item.kind else { continue }
+            try writeReferenceAttribute(attribute, of: item, targets: targets, on: outputName(item.name) ?? item.name, from: source,
+                                        outputName: outputName)
         }
     }
 
@@ -66,14 +88,13 @@ extension HDF5Writer {
         return bytes
     }
 
-    /// A dataset of references, with its source's shape, creation properties (chunking, filters, fill
-    /// value) and attributes, its references re-pointed.
-    private func writeReferences(_ item: StructureItem, targets: [String?], as target: String, from source: HDF5File,
-                                 outputName: (String) -> String?) throws {
+    /// A dataset of references, created empty with its source's shape, creation properties (chunking,
+    /// filters, fill value) and attributes; `carry` writes its references once every target exists.
+    private func createReferences(_ item: StructureItem, as target: String, from source: HDF5File) throws
+        -> (HDF5Handle, HDF5File.StoredReferences) {
         guard let stored = try source.references(inDataset: item.name) else {
             throw StoreError(.invalidRequest, file: source.path, object: item.name, reason: "holds no references")
         }
-        let bytes = try remade(stored, targets: targets, item: item, from: source, outputName: outputName)
         let dataset = try source.openDataset(item.name)
         let creation = HDF5Handle(try source.call("read the dataset's properties", item.name) { H5Dget_create_plist(dataset.id) },
                                   .propertyList)
@@ -81,13 +102,9 @@ extension HDF5Writer {
         let type = HDF5Handle(try call("make a reference type", target) { gc_reference_type(stored.kind) }, .datatype)
         let created = HDF5Handle(try call("create the dataset", target) {
             H5Dcreate2(fileID, target, type.id, space.id, linkCreation.id, creation.id, gc_default_plist())
-        }, .dataset)
-        if stored.count > 0 {
-            _ = try call("write the references", target) {
-                bytes.withUnsafeBytes { H5Dwrite(created.id, type.id, gc_all_space(), gc_all_space(), gc_default_plist(), $0.baseAddress) }
-            }
-        }
+        }, .dataset, parent: file)
         try copyAttributes(of: item.name, from: source, to: target, skip: { _ in false })
+        return (created, stored)
     }
 
     /// An attribute of references on `target`, replacing the one `H5Ocopy` carried with its references

@@ -13,7 +13,7 @@ public final class HDF5Writer: TensorSink {
     public let path: String
     /// The file actually written until `finish()`.
     public let temporaryPath: String
-    private var file: HDF5Handle?
+    private(set) var file: HDF5Handle?
     let linkCreation: HDF5Handle
     private let datasetCreation: HDF5Handle
     /// `H5Ocopy`'s properties: committed datatypes already in this file are shared, not copied again.
@@ -230,7 +230,7 @@ public final class HDF5Writer: TensorSink {
         for name in try source.attributeNames(of: sourceObject, object) where !skip(name) {
             let place = "\(object.isEmpty ? "/" : object)@\(name)"
             // References would point into the source: they are carried (`carry`), re-pointed, or refused.
-            guard try source.references(inAttribute: name, of: sourceObject, object) == nil else { continue }
+            guard try !HDF5File.holdsReferences(attribute: name, of: sourceObject, place: place, file: source.path) else { continue }
             // Reading is the source's business: a failure there names the source file, never the output.
             let attribute = HDF5Handle(try source.call("open the attribute", place) {
                 H5Aopen(sourceObject.id, name, gc_default_plist())
@@ -249,8 +249,14 @@ public final class HDF5Writer: TensorSink {
                     _ = HDF5Library.locked { gc_reclaim(type.id, space.id, &buffer) }
                 }
             }
+            // A committed datatype of the source is carried under its name: the attribute shares it here too.
+            let shared = try source.committedTypeName(type).flatMap { typeName -> HDF5Handle? in
+                guard exists(typeName) else { return nil }
+                return HDF5Handle(try call("open the committed datatype", typeName) { H5Topen2(fileID, typeName, gc_default_plist()) },
+                                  .datatype)
+            }
             let created = HDF5Handle(try call("write the attribute", place) {
-                H5Acreate2(targetObject.id, name, type.id, space.id, gc_default_plist(), gc_default_plist())
+                H5Acreate2(targetObject.id, name, (shared ?? type).id, space.id, gc_default_plist(), gc_default_plist())
             }, .attribute)
             _ = try call("write the attribute", place) { H5Awrite(created.id, type.id, buffer) }
         }
@@ -258,13 +264,13 @@ public final class HDF5Writer: TensorSink {
 
     /// Removes the attributes of references of `object` that `H5Ocopy` carried with their references
     /// nulled (it cannot re-point them into another file): `carry` writes them again, re-pointed.
-    private func removeReferenceAttributes(of object: String) throws {
+    func removeReferenceAttributes(of object: String) throws {
         let handle = HDF5Handle(try call("open the object", object) { H5Oopen(fileID, object, gc_default_plist()) }, .object)
         guard HDF5Library.locked({ gc_object_attribute_count(handle.id) }) > 0 else { return }
         for name in try HDF5File.attributeNames(of: handle, object, file: path) {
             let attribute = HDF5Handle(try call("open the attribute", object) { H5Aopen(handle.id, name, gc_default_plist()) }, .attribute)
             let type = HDF5Handle(try call("read the attribute's type", object) { H5Aget_type(attribute.id) }, .datatype)
-            if HDF5Library.locked({ H5Tget_class(type.id) }) == H5T_REFERENCE {
+            if HDF5Library.locked({ H5Tdetect_class(type.id, H5T_REFERENCE) }) > 0 {
                 _ = try call("replace the attribute", object) { H5Adelete(handle.id, name) }
             }
         }

@@ -18,6 +18,9 @@ public struct StructureItem: Hashable, Sendable {
         case references(targets: [String?])
         /// An attribute `attribute` of the item's object whose elements point to `targets`.
         case referenceAttribute(String, targets: [String?])
+        /// References inside compound, array or variable-length values of the item's variable, or of
+        /// its attribute `attribute`: no sink re-points them.
+        case nestedReferences(attribute: String?)
         /// A link of a kind no sink makes (HDF5's user-defined links).
         case unknownLink
     }
@@ -44,13 +47,16 @@ public struct StructureItem: Hashable, Sendable {
         case .namedType: "a committed datatype"
         case .references: "a dataset of references to other objects"
         case .referenceAttribute: "an attribute of references to other objects"
+        case .nestedReferences(let attribute): "\(attribute == nil ? "a dataset" : "an attribute") with references inside compound, array or variable-length values"
         case .unknownLink: "a user-defined link"
         }
     }
 
     /// Where it appears in messages: the path, or `path@attribute` for an attribute.
     public var place: String {
-        if case .referenceAttribute(let attribute, _) = kind { return "\(name.isEmpty ? "/" : name)@\(attribute)" }
-        return name
+        switch kind {
+        case .referenceAttribute(let attribute, _), .nestedReferences(.some(let attribute)): "\(name.isEmpty ? "/" : name)@\(attribute)"
+        default: name
+        }
     }
 }
