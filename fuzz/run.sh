@@ -10,6 +10,10 @@
 # the command line); the growing corpus stays in fuzz/corpus/ (not committed). The build goes to
 # .build-fuzz/ at the top of the repository (ignored by git).
 #
+# `fuzz/run.sh SECONDS safetensors` fuzzes the safetensors reader (gru-fuzz-safetensors: each input is one
+# file), seeded with the PyTorch-made fixtures (fixtures/frameworks/*.safetensors) and fuzz/safetensors-seeds/;
+# findings go to fuzz/findings-safetensors/ (copy those worth keeping to fuzz/safetensors-regressions/).
+#
 # `fuzz/run.sh SECONDS checkpoint` fuzzes the TensorFlow checkpoint reader instead (gru-fuzz-checkpoint:
 # each input becomes PREFIX.index, data shards and optionally a `checkpoint` state file; the layout is in
 # its main.swift), seeded with every fixture checkpoint (fuzz/checkpoint-seeds/, made by its make_seeds.py)
@@ -27,7 +31,8 @@ target=${2:-hdf5}
 case "$target" in
     hdf5) product=gru-fuzz corpus=fuzz/corpus findings=fuzz/findings ;;
     checkpoint) product=gru-fuzz-checkpoint corpus=fuzz/corpus-checkpoint findings=fuzz/findings-checkpoint ;;
-    *) echo "usage: fuzz/run.sh [SECONDS] [hdf5|checkpoint]" >&2; exit 2 ;;
+    safetensors) product=gru-fuzz-safetensors corpus=fuzz/corpus-safetensors findings=fuzz/findings-safetensors ;;
+    *) echo "usage: fuzz/run.sh [SECONDS] [hdf5|checkpoint|safetensors]" >&2; exit 2 ;;
 esac
 libfuzzer=$(ls /opt/swift/usr/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a 2>/dev/null | head -1 || true)
 [ -n "$libfuzzer" ] || libfuzzer=$(ls "$(dirname "$(dirname "$(command -v swiftc)")")"/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-"$(uname -m)".a | head -1)
@@ -54,6 +59,9 @@ if [ "$target" = hdf5 ]; then
     seed compressed fixtures/compressed/*.h5   # LZF chunks, through the tool's own decoder (CHDF5/shim.h)
     seed structure fixtures/structure/*.h5     # every kind of HDF5 object: links, datatypes, references
     cp -n fuzz/regressions/* "$corpus"/ 2>/dev/null || true
+elif [ "$target" = safetensors ]; then
+    seed safetensors fixtures/frameworks/*.safetensors fuzz/safetensors-seeds/*
+    cp -n fuzz/safetensors-regressions/* "$corpus"/ 2>/dev/null || true
 else
     seed checkpoint fuzz/checkpoint-seeds/*.bin   # every fixture checkpoint (fuzz/checkpoint-seeds/make_seeds.py)
     for folder in fuzz/checkpoint-regressions/*/; do

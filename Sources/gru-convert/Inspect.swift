@@ -14,8 +14,9 @@ struct Inspect: ParsableCommand {
             without ':0'. Keras optimizer state (optimizer_weights/, optimizer/) is never taken for cells. \
             Would-be cells whose shapes or types disagree are listed as problems, with the reason.
 
-            FILE is an HDF5 file or a TensorFlow checkpoint (its prefix, its .index file, a data file \
-            or the directory holding its `checkpoint` file); of a checkpoint only the index is read.
+            FILE is an HDF5 file, a TensorFlow checkpoint (its prefix, its .index file, a data file \
+            or the directory holding its `checkpoint` file; of a checkpoint only the index is read) or a \
+            safetensors file (its tensors are listed; PyTorch's GRU names are not recognised as cells yet).
 
             Examples:
               gru-convert inspect fixtures/gru_adam.h5
@@ -24,7 +25,7 @@ struct Inspect: ParsableCommand {
             """
     )
 
-    @Argument(help: "The HDF5 file or TensorFlow checkpoint to read.")
+    @Argument(help: "The HDF5 file, TensorFlow checkpoint or safetensors file to read.")
     var file: String
 
     @OptionGroup var output: FormatOptions

@@ -50,7 +50,7 @@ struct MemoryOption: ParsableArguments {
     }
 }
 
-/// Opens an HDF5 file or a TensorFlow checkpoint (judged by content) with the given limits.
+/// Opens an HDF5 file, a safetensors file or a TensorFlow checkpoint (judged by content) with the given limits.
 func openStore(_ path: String, external: ExternalOption, budget: MemoryBudget) throws -> any TensorSource {
     let source = try TensorFiles.open(path, memoryBudget: budget)
     (source as? HDF5File)?.allowExternal = external.allowExternal

@@ -1,14 +1,18 @@
 /// Opens a file of tensors in whichever format it is, judged by content, so the command line takes any.
 public enum TensorFiles {
-    /// Opens `path` as HDF5 when it carries HDF5's signature (`HDF5File`), else as a TensorFlow V2
+    /// Opens `path` as HDF5 when it carries HDF5's signature (`HDF5File`), as safetensors when it starts
+    /// like one or is named `.safetensors` (`SafetensorsFile`), else as a TensorFlow V2
     /// checkpoint (`TFCheckpointFile`: a prefix, its `.index`, a `.data-*` or `.meta` file, a `checkpoint`
     /// state file or a directory); anything else gets an error saying what it is and what to pass.
     /// `memoryBudget` is given to the source before it reads anything it must keep (the checkpoint's index).
     public static func open(_ path: String, memoryBudget: MemoryBudget = .machineDefault) throws -> any TensorSource {
         let kind = PathKind(path)
         let named = ["h5", "hdf5", "he5", "keras"].contains { path.lowercased().hasSuffix("." + $0) }
-        if case .regular = kind, let file = try? ReadOnlyFile(path), CheckpointLocation.isHDF5(file) {
-            return try hdf5(path, memoryBudget)
+        if case .regular = kind, let file = try? ReadOnlyFile(path) {
+            if CheckpointLocation.isHDF5(file) { return try hdf5(path, memoryBudget) }
+            if SafetensorsFile.looksLikeSafetensors(file) || path.lowercased().hasSuffix(".safetensors") {
+                return try SafetensorsFile(readingFrom: path, memoryBudget: memoryBudget)
+            }
         }
         if kind == .missing, named, !PathKind(path + ".index").isFile {
             return try hdf5(path, memoryBudget)  // its own "no such file"
