@@ -17,8 +17,9 @@ import Testing
         return try! CellWeights(layout: layout, tensors: tensors, family: family)
     }
 
-    /// The fused layouts run as fused cells: TensorFlow's (reset-before) and Keras's of both families.
-    static let fusedLayouts = ["tf-gru-cell", "keras-reset-before", "keras-reset-after"]
+    /// The fused layouts run as fused cells: TensorFlow's (reset-before), Keras's of both families and
+    /// PyTorch's (reset-after, kernels transposed).
+    static let fusedLayouts = ["tf-gru-cell", "keras-reset-before", "keras-reset-after", "torch-gru"]
 
     static let sizes: [(CellDimensions, Int)] = [
         (CellDimensions(inputSize: 5, units: 4), 3), (CellDimensions(inputSize: 7, units: 33), 9),

@@ -33,7 +33,8 @@ import Testing
         let table = LayoutTable.named(name)!
         for tensor in ExplicitTensor.allCases {
             guard let place = table.range(of: tensor, dims) else { continue }
-            let shape = place.rows.map { $0.count == 1 ? [place.columns.count] : [$0.count, place.columns.count] } ?? [place.columns.count]
+            var shape = place.rows.map { $0.count == 1 ? [place.columns.count] : [$0.count, place.columns.count] } ?? [place.columns.count]
+            if place.transposed { shape.reverse() }          // the explicit tensor is the block's transpose
             #expect(shape == tensor.shape(dims), "\(name) \(tensor)")
         }
     }
@@ -53,6 +54,29 @@ import Testing
         var blocks = ExplicitTensor.allCases.compactMap { table.range(of: $0, dims) }
         blocks[0] = table.range(of: .Wz, dims)!
         #expect(coverage(table, blocks) == .gapsOrOverlaps)
+    }
+
+    /// PyTorch stacks the gates as rows `r, z, n` of `[3H, I]` kernels: Wz is the transpose of rows H..<2H;
+    /// its biases are `[3H]` vectors in the same order, input and recurrent apart.
+    @Test func torchGatesAreTransposedRowBlocks() {
+        let t = LayoutTable.torchGRU
+        #expect(t.tensors.map { $0.shape(dims) } == [[12, 5], [12, 4], [12], [12]])
+        #expect(t.range(of: .Wz, dims) == BlockRange(tensor: "weight_ih", rows: 4..<8, columns: 0..<5, transposed: true))
+        #expect(t.range(of: .Uh, dims) == BlockRange(tensor: "weight_hh", rows: 8..<12, columns: 0..<4, transposed: true))
+        #expect(t.range(of: .bUr, dims) == BlockRange(tensor: "bias_hh", rows: nil, columns: 0..<4))
+        #expect(t.dimensions(fromBasis: [12, 5]) == dims)
+        // A split takes Wz[i][j] = weight_ih[H + j][i]; the fuse puts it back.
+        let ih = Tensor(shape: [12, 5], scalars: (0..<60).map(Float.init))
+        let stored = ["weight_ih": ih, "weight_hh": Tensor(shape: [12, 4], scalars: (0..<48).map(Float.init)),
+                      "bias_ih": Tensor(shape: [12], scalars: (0..<12).map(Float.init)), "bias_hh": Tensor(shape: [12], scalars: (0..<12).map(Float.init))]
+        let explicit = try! t.split(stored, dimensions: dims, family: .resetAfter)
+        #expect(explicit[.Wz].shape == [5, 4])
+        #expect(explicit[.Wz].scalars[0 * 4 + 1] == ih.scalars[(4 + 1) * 5 + 0])   // Wz[0][1] = weight_ih[5][0]
+        #expect(explicit[.Wz].scalars[2 * 4 + 3] == ih.scalars[(4 + 3) * 5 + 2])   // Wz[2][3] = weight_ih[7][2]
+        // Negative control: the untransposed block would give weight_ih[0][5 + ...], another element.
+        #expect(explicit[.Wz].scalars[0 * 4 + 1] != ih.scalars[4 * 5 + 1])
+        let fused = try! t.fuse(explicit)
+        #expect(fused["weight_ih"]! == ih && fused["weight_hh"]! == stored["weight_hh"]! && fused["bias_hh"]! == stored["bias_hh"]!)
     }
 
     @Test func tensorFlowResetColumnsComeFirst() {

@@ -1,4 +1,4 @@
-import GRUTools
+@testable import GRUTools
 import TensorStore
 import GRUCore
 import Testing
@@ -238,5 +238,23 @@ import Testing
         let found = CellInventory(variables: variables)
         #expect(found.cells.count == 1)
         #expect(found.otherVariables == ["embedding/weights", "dense/kernel", "global_step"])
+    }
+
+    /// PyTorch state dict keys: the tensor's name is the last `.` part, followed by the layer and direction
+    /// of an `nn.GRU` (`_l0`, `_l1_reverse`) or by nothing (an `nn.GRUCell`); the scope is the module path
+    /// and the layer, and the key can be made again from it.
+    @Test func torchKeysNameTheirCells() {
+        let cases: [(String, (scope: String, relative: String)?)] = [
+            ("weight_ih_l0", ("l0", "weight_ih")), ("rnn.weight_hh_l12_reverse", ("rnn.l12_reverse", "weight_hh")),
+            ("encoder.rnn.bias_ih_l1", ("encoder.rnn.l1", "bias_ih")), ("cell.bias_hh", ("cell", "bias_hh")), ("weight_ih", ("", "weight_ih")),
+            // Not PyTorch GRU keys: another suffix, no `.` before the name, no layer number, an LSTM's name.
+            ("rnn.weight_ih_l0_backward", nil), ("rnnweight_ih_l0", nil), ("rnn.weight_ih_lx", nil), ("rnn.weight_ih_l", nil),
+            ("rnn.weight_hr_l0", nil),
+        ]
+        for (key, expected) in cases {
+            let parsed = CellInventory.torchKey(key)
+            #expect(parsed?.scope == expected?.scope && parsed?.relative == expected?.relative, "\(key)")
+            if let expected { #expect(CellInventory.torchKey(expected.relative, scope: expected.scope) == key) }
+        }
     }
 }

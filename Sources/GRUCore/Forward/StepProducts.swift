@@ -23,23 +23,44 @@ struct FusedBlocks {
     let dimensions: CellDimensions
 
     /// The one rectangle of one stored tensor that holds `members`' blocks side by side (same rows,
-    /// adjacent columns), and each member's first column in it.
-    func rectangle(_ members: [ExplicitTensor]) -> (tensor: String, rows: Range<Int>?, columns: Range<Int>, offsets: [ExplicitTensor: Int])? {
+    /// adjacent columns; for transposed blocks, same columns, adjacent rows), and each member's first
+    /// column (row) in it.
+    func rectangle(_ members: [ExplicitTensor])
+        -> (tensor: String, rows: Range<Int>?, columns: Range<Int>, offsets: [ExplicitTensor: Int], transposed: Bool)? {
         let ranges = members.compactMap { table.range(of: $0, dimensions) }
         guard ranges.count == members.count, let first = ranges.first,
-              ranges.allSatisfy({ $0.tensor == first.tensor && $0.rows == first.rows }) else { return nil }
+              ranges.allSatisfy({ $0.tensor == first.tensor && $0.transposed == first.transposed }) else { return nil }
+        if first.transposed {
+            guard ranges.allSatisfy({ $0.columns == first.columns }) else { return nil }
+            let lower = ranges.map { $0.rows!.lowerBound }.min()!, upper = ranges.map { $0.rows!.upperBound }.max()!
+            guard upper - lower == ranges.reduce(0, { $0 + $1.rows!.count }) else { return nil }
+            return (first.tensor, lower..<upper, first.columns,
+                    Dictionary(uniqueKeysWithValues: zip(members, ranges.map { $0.rows!.lowerBound - lower })), true)
+        }
+        guard ranges.allSatisfy({ $0.rows == first.rows }) else { return nil }
         let lower = ranges.map(\.columns.lowerBound).min()!, upper = ranges.map(\.columns.upperBound).max()!
         guard upper - lower == ranges.reduce(0, { $0 + $1.columns.count }) else { return nil }
         return (first.tensor, first.rows, lower..<upper,
-                Dictionary(uniqueKeysWithValues: zip(members, ranges.map { $0.columns.lowerBound - lower })))
+                Dictionary(uniqueKeysWithValues: zip(members, ranges.map { $0.columns.lowerBound - lower })), false)
     }
 
-    /// `members`' kernels packed as one matrix, and each member's column offset in it.
+    /// `members`' kernels packed as one matrix (the product's columns are the gates' outputs), and each
+    /// member's column offset in it. A transposed rectangle is transposed into place first.
     func matrix(_ members: [ExplicitTensor]) -> (PackedMatrix, [ExplicitTensor: Int]) {
         guard let place = rectangle(members), let rows = place.rows else {
             preconditionFailure("\(table.name): \(members) do not form one rectangle of one tensor")
         }
-        return (PackedMatrix(tensors[place.tensor]!, rows: rows, columns: place.columns), place.offsets)
+        guard place.transposed else {
+            return (PackedMatrix(tensors[place.tensor]!, rows: rows, columns: place.columns), place.offsets)
+        }
+        let stored = tensors[place.tensor]!, width = stored.shape.last!
+        var scalars: [Float] = []
+        scalars.reserveCapacity(place.columns.count * rows.count)
+        for column in place.columns {
+            for row in rows { scalars.append(stored.scalars[row * width + column]) }
+        }
+        let transposed = Tensor(shape: [place.columns.count, rows.count], scalars: scalars)
+        return (PackedMatrix(transposed, rows: 0..<place.columns.count, columns: 0..<rows.count), place.offsets)
     }
 
     /// `members`' biases side by side, in the column order `offsets` gives; zeros where the layout has none.

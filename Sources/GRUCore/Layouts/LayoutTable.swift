@@ -60,20 +60,32 @@ public struct StoredTensor: Hashable, Sendable {
 }
 
 /// Where one explicit tensor lies in a stored tensor: the stored tensor, the rows (nil when the stored
-/// tensor is rank 1) and the `H` columns of gate block `column` (`column·H ..< (column+1)·H`).
+/// tensor is rank 1) and the `H` columns of gate block `column` (`column·H ..< (column+1)·H`). A
+/// transposed block (PyTorch's and ONNX's `[3H, I]` kernels, gates stacked as rows) is the `H` rows of gate
+/// block `column`, every column, and the explicit tensor is its transpose.
 public struct Block: Hashable, Sendable {
     /// The stored tensor's relative name.
     public var tensor: String
-    /// The rows taken; nil when the stored tensor is a vector.
+    /// The rows taken; nil when the stored tensor is a vector, or the block is transposed.
     public var rows: RowSpan?
-    /// Which block of `H` columns: 0 for the first gate in the stored order.
+    /// Which block of `H` columns (of `H` rows, when transposed): 0 for the first gate in the stored order.
     public var column: Int
+    /// True when the gate's block is rows of the stored tensor and the explicit tensor its transpose.
+    public var transposed: Bool
 
     /// The block of `tensor` at `rows` and gate column `column`.
     public init(_ tensor: String, rows: RowSpan? = nil, column: Int = 0) {
         self.tensor = tensor
         self.rows = rows
         self.column = column
+        transposed = false
+    }
+
+    /// The transposed block of `tensor` at gate row block `gate`: rows `gate·H ..< (gate+1)·H`, every column.
+    public static func transposed(_ tensor: String, gate: Int) -> Block {
+        var block = Block(tensor, column: gate)
+        block.transposed = true
+        return block
     }
 }
 
@@ -85,12 +97,15 @@ public struct BlockRange: Hashable, Sendable {
     public var rows: Range<Int>?
     /// The columns (the elements, for a vector).
     public var columns: Range<Int>
+    /// True when the explicit tensor is the transpose of these rows and columns.
+    public var transposed: Bool
 
-    /// The block of `tensor` at `rows` and `columns`.
-    public init(tensor: String, rows: Range<Int>?, columns: Range<Int>) {
+    /// The block of `tensor` at `rows` and `columns`, the explicit tensor's transpose when `transposed`.
+    public init(tensor: String, rows: Range<Int>?, columns: Range<Int>, transposed: Bool = false) {
         self.tensor = tensor
         self.rows = rows
         self.columns = columns
+        self.transposed = transposed
     }
 }
 
@@ -153,7 +168,11 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
         table.tensors = tensors.map { StoredTensor(map[$0.name] ?? $0.name, $0.shape) }
         table.basis = map[basis] ?? basis
         table.identifying = Set(identifying.map { map[$0] ?? $0 })
-        table.blocks = blocks.mapValues { Block(map[$0.tensor] ?? $0.tensor, rows: $0.rows, column: $0.column) }
+        table.blocks = blocks.mapValues { block in
+            var renamed = block
+            renamed.tensor = map[block.tensor] ?? block.tensor
+            return renamed
+        }
         return table
     }
 
@@ -183,6 +202,7 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
             switch (blocks[tensor], other.blocks[tensor]) {
             case (nil, nil): true
             case (let a?, let b?): index[a.tensor] == otherIndex[b.tensor] && a.rows == b.rows && a.column == b.column
+                && a.transposed == b.transposed
             default: false
             }
         }
@@ -211,8 +231,9 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
         guard let block = blocks[tensor], let stored = self.tensor(named: block.tensor) else { return nil }
         let shape = stored.shape(d)
         let width = d.units
-        return BlockRange(tensor: block.tensor, rows: block.rows?.range(d, rows: shape[0]),
-                          columns: (block.column * width)..<((block.column + 1) * width))
+        let gate = (block.column * width)..<((block.column + 1) * width)
+        if block.transposed { return BlockRange(tensor: block.tensor, rows: gate, columns: 0..<shape[1], transposed: true) }
+        return BlockRange(tensor: block.tensor, rows: block.rows?.range(d, rows: shape[0]), columns: gate)
     }
 
     /// The explicit tensors that lie in stored tensor `name`, in the order they are stored: by rows, then
@@ -244,8 +265,15 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
             let width = source.shape.last!
             var scalars: [Scalar] = []
             scalars.reserveCapacity(shape.reduce(1, *))
-            for row in place.rows ?? 0..<1 {
-                scalars.append(contentsOf: source.scalars[(row * width + place.columns.lowerBound)..<(row * width + place.columns.upperBound)])
+            if place.transposed, let rows = place.rows {
+                // Explicit row i is stored column i of the gate's rows.
+                for column in place.columns {
+                    for row in rows { scalars.append(source.scalars[row * width + column]) }
+                }
+            } else {
+                for row in place.rows ?? 0..<1 {
+                    scalars.append(contentsOf: source.scalars[(row * width + place.columns.lowerBound)..<(row * width + place.columns.upperBound)])
+                }
             }
             result[tensor] = Tensor(shape: shape, scalars: scalars)
         }
@@ -272,6 +300,12 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
             }
             let width = stored.shape(d).last!
             let values = explicit[tensor].scalars
+            if place.transposed, let rows = place.rows {
+                for (i, column) in place.columns.enumerated() {
+                    for (j, row) in rows.enumerated() { result[place.tensor]![row * width + column] = values[i * rows.count + j] }
+                }
+                continue
+            }
             let count = place.columns.count
             for (r, row) in (place.rows ?? 0..<1).enumerated() {
                 result[place.tensor]!.replaceSubrange((row * width + place.columns.lowerBound)..<(row * width + place.columns.upperBound),

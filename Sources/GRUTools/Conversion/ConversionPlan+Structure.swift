@@ -44,10 +44,12 @@ extension ConversionPlan {
             holdsAny.formUnion(ancestors)
             if !converted.contains(name) { holdsKept.formUnion(ancestors) }
         }
+        // (A scope being fused does not keep its group for the split's own record, `gru_convert_layout`.)
+        let fusedScopes = Set(cells.filter { !$0.to.isExplicit }.map(\.scope))
         containers = try file.containers().filter { group in
             guard !secondNames.contains(group) else { return false }
             if holdsKept.contains(group) || !holdsAny.contains(group) { return true }
-            return try !file.attributeNames(of: group).isEmpty
+            return try file.attributeNames(of: group).contains { !fusedScopes.contains(group) || $0 != Self.layoutAttribute }
         }
         let namedTypes = structure.filter { $0.kind == .namedType }.map(\.name)
         keptObjects = Set(datasets).union(containers).union(namedTypes)

@@ -226,7 +226,7 @@ public struct ConversionPlan: Sendable {
         }
         // TensorFlow's scope renaming is for TF1 scopes: a Keras cell's scope (`gru/gru/gru_cell`) is its
         // layers' names, and renaming it (`gru/gru/GRUCell`) would leave a file no framework loads.
-        if targetScope != cell.scope, cell.layout.naming == "keras" || recorded?.naming == "keras" {
+        if targetScope != cell.scope, ["keras", "torch"].contains(cell.layout.naming) || ["keras", "torch"].contains(recorded?.naming) {
             throw StoreError(.invalidRequest, file: file.path, object: cell.scope.isEmpty ? "/" : cell.scope,
                              reason: "--names \(options.names.rawValue) would rename this Keras cell's scope to \(targetScope); "
                              + "a Keras scope is its layers' names and is kept (use --names keep)")
@@ -254,7 +254,8 @@ public struct ConversionPlan: Sendable {
         var slots: [(String, PlannedDataset)] = []
         for target in to.tensorNames {
             let sourceNames = sources(of: target).map { cell.storedName(of: $0)! }
-            let base = prefix + target
+            // PyTorch's keys carry the cell's layer and direction after the tensor's name (`weight_ih_l0`).
+            let base = to.naming == "torch" ? CellInventory.torchKey(target, scope: targetScope) : prefix + target
             tensors.append((target, PlannedDataset(name: base + suffix, sources: sourceNames)))
             // Slots: one target slot for each slot name that every source tensor has (`Adam:0`, `Adam_1:0`).
             let relatives = sourceNames.map { source -> [String: String] in

@@ -108,6 +108,10 @@ public struct Converter {
         guard let elementType = variables[typeSource]?.elementType, let elementSize = elementType.byteWidth else {
             throw StoreError(.unsupportedType, file: input.path, object: typeSource, reason: "is not a float tensor")
         }
+        if pieces.contains(where: \.block.transposed) {
+            return try moveTransposed(whole, shape: shape, elementType: elementType, into: writer, pieces: pieces,
+                                      splitting: splitting, input: input)
+        }
         let width = shape.count == 2 ? shape[1] : shape[0]
         let totalRows = shape.count == 2 ? shape[0] : 1
         let rowsPerBlock = max(1, blockBytes / max(1, width * elementSize))
@@ -163,5 +167,54 @@ public struct Converter {
                 try block.withUnsafeBytes { try writer.writeRawRows(whole, rows: wholeRows, from: $0) }
             }
         }
+    }
+
+    /// `move` for a tensor whose pieces are transposed blocks (PyTorch's `[3H, I]` kernels): a piece's rows
+    /// are the whole tensor's columns, so rows cannot stream; the whole tensor is held once (within the
+    /// input's memory budget) and each piece transposed out of it or into it, element by element, bytes
+    /// unchanged.
+    private func moveTransposed(_ whole: String, shape: [Int], elementType: ElementType, into writer: any TensorSink,
+                                pieces: [(name: String, shape: [Int], block: BlockRange)], splitting: Bool,
+                                input: any TensorSource) throws {
+        let size = elementType.byteWidth!
+        let width = shape[1], rows = shape[0]
+        try input.memoryBudget.check(elements: rows * width * 2, of: size, file: input.path, object: splitting ? whole : pieces[0].name,
+                                     what: "transposing its \(format(shape)) \(elementType) values")
+        var wholeBytes = [UInt8](repeating: 0, count: rows * width * size)
+        if splitting {
+            try wholeBytes.withUnsafeMutableBytes { try input.readRawRows(whole, rows: 0..<rows, into: $0) }
+        } else {
+            try writer.create(whole, elementType: elementType, shape: shape)
+        }
+        for piece in pieces {
+            let block = piece.block
+            // The piece's shape is the block's transposed ([columns, rows]) or, for a vector, its elements.
+            let pieceRows = piece.shape.count == 2 ? piece.shape[0] : 1
+            var pieceBytes = [UInt8](repeating: 0, count: piece.shape.reduce(1, *) * size)
+            if splitting { try writer.create(piece.name, elementType: elementType, shape: piece.shape) }
+            else { try pieceBytes.withUnsafeMutableBytes { try input.readRawRows(piece.name, rows: 0..<pieceRows, into: $0) } }
+            wholeBytes.withUnsafeMutableBytes { wholeBuffer in
+                pieceBytes.withUnsafeMutableBytes { pieceBuffer in
+                    if block.transposed, let blockRows = block.rows {
+                        for (i, column) in block.columns.enumerated() {
+                            for (j, row) in blockRows.enumerated() {
+                                let w = (row * width + column) * size, p = (i * blockRows.count + j) * size
+                                if splitting { pieceBuffer.baseAddress!.advanced(by: p).copyMemory(from: wholeBuffer.baseAddress!.advanced(by: w), byteCount: size) }
+                                else { wholeBuffer.baseAddress!.advanced(by: w).copyMemory(from: pieceBuffer.baseAddress!.advanced(by: p), byteCount: size) }
+                            }
+                        }
+                    } else {
+                        for (n, row) in (block.rows ?? 0..<1).enumerated() {
+                            let w = (row * width + block.columns.lowerBound) * size, p = n * block.columns.count * size
+                            let count = block.columns.count * size
+                            if splitting { pieceBuffer.baseAddress!.advanced(by: p).copyMemory(from: wholeBuffer.baseAddress!.advanced(by: w), byteCount: count) }
+                            else { wholeBuffer.baseAddress!.advanced(by: w).copyMemory(from: pieceBuffer.baseAddress!.advanced(by: p), byteCount: count) }
+                        }
+                    }
+                }
+            }
+            if splitting { try pieceBytes.withUnsafeBytes { try writer.writeRawRows(piece.name, rows: 0..<pieceRows, from: $0) } }
+        }
+        if !splitting { try wholeBytes.withUnsafeBytes { try writer.writeRawRows(whole, rows: 0..<rows, from: $0) } }
     }
 }

@@ -35,7 +35,8 @@ public struct GRUCell: Hashable, Sendable {
     /// The cell's name for its tensor, relative to the scope with the file's suffix (`gates/kernel:0`).
     public func relativeName(of tensor: String) -> String {
         guard let stored = storedNames[tensor] else { return tensor }
-        return scope.isEmpty ? stored : String(stored.dropFirst(scope.count + 1))
+        // A PyTorch key (`rnn.weight_ih_l0`) is not its scope and a path: it is named whole.
+        return scope.isEmpty || !stored.hasPrefix(scope + "/") ? stored : String(stored.dropFirst(scope.count + 1))
     }
 
 }
@@ -100,6 +101,9 @@ public struct CellInventory: Sendable {
             for (naming, relative) in Self.relativesByLastComponent[name.lastComponent] ?? [] {
                 guard let scope = name.scope(before: relative) else { continue }
                 if best == nil || relative.utf8.count > best!.relative.utf8.count { best = (naming, relative, scope) }
+            }
+            if best == nil, let torch = Self.torchKey(name.stored) {
+                best = ("torch", torch.relative, torch.scope)
             }
             if let best {
                 members[best.scope, default: []].append(Member(naming: best.naming, relative: best.relative, name: name,
@@ -167,6 +171,39 @@ public struct CellInventory: Sendable {
         }
         return result
     }()
+
+    /// A PyTorch state dict key of a GRU's tensor, as a cell's scope and the tensor's relative name:
+    /// `PREFIX.weight_ih_l1_reverse` (`nn.GRU`: layer 1, reverse direction) is `weight_ih` of the cell
+    /// `PREFIX.l1_reverse`; `PREFIX.weight_ih` (`nn.GRUCell`) is `weight_ih` of the cell `PREFIX`. The
+    /// tensor's name starts the key or follows a `.`; nil for any other key.
+    static func torchKey(_ key: String) -> (scope: String, relative: String)? {
+        // The tensor's name is the key's last `.`-separated part.
+        let dot = key.lastIndex(of: ".")
+        let prefix = dot.map { key[...$0] } ?? ""
+        let last = dot.map { key[key.index(after: $0)...] } ?? key[...]
+        for relative in LayoutTable.torchGRU.tensorNames where last.hasPrefix(relative) {
+            let suffix = last.dropFirst(relative.count)
+            if suffix.isEmpty { return (String(prefix.dropLast(prefix.isEmpty ? 0 : 1)), relative) }
+            guard suffix.hasPrefix("_l") else { continue }
+            let rest = suffix.dropFirst(2)
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, digits.count <= 6, [nil, "_reverse"].contains(rest.dropFirst(digits.count).nilIfEmpty) else { continue }
+            return (String(prefix) + "l" + digits + rest.dropFirst(digits.count), relative)
+        }
+        return nil
+    }
+
+    /// The PyTorch key of tensor `relative` of the cell `scope`, as `torchKey` reads it back:
+    /// `PREFIX.l1_reverse` gives `PREFIX.weight_ih_l1_reverse`, `PREFIX` (an `nn.GRUCell`) `PREFIX.weight_ih`.
+    static func torchKey(_ relative: String, scope: String) -> String {
+        let dot = scope.lastIndex(of: ".")
+        let prefix = dot.map { scope[...$0] } ?? ""
+        let last = dot.map { scope[scope.index(after: $0)...] } ?? scope[...]
+        if last.hasPrefix("l"), let parsed = torchKey(String(prefix) + relative + "_" + last), parsed.scope == scope {
+            return String(prefix) + relative + "_" + last
+        }
+        return scope.isEmpty ? relative : scope + "." + relative
+    }
 
     /// Whether `member` marks its group as a would-be cell of its naming: an identifying name of one of
     /// the naming's tables, with a shape that fits that table where the table asks for it.
@@ -284,4 +321,9 @@ public struct CellInventory: Sendable {
         }
         return nil
     }
+}
+
+extension Substring {
+    /// Nil for the empty substring.
+    fileprivate var nilIfEmpty: Substring? { isEmpty ? nil : self }
 }

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import TensorStore
+
+/// PyTorch's `nn.GRU` in safetensors files written by torch itself (fixtures/frameworks): every layer and
+/// direction found, run with PyTorch's semantics and checked against torch's own outputs, split into the
+/// explicit form and fused back to the same keys, bit for bit.
+@Suite struct TorchSafetensorsTests {
+    static func fixture(_ name: String) -> String { Fixtures.path("frameworks/\(name)") }
+
+    @Test func everyLayerAndDirectionIsACell() throws {
+        let result = try GRUConvertBinary.run("inspect", Self.fixture("torch_gru2_bidir.safetensors"))
+        #expect(result.status == 0)
+        #expect(result.stdout.hasSuffix("""
+            CELL        LAYOUT     FAMILY       INPUT  UNITS  DTYPE    SLOTS
+            l0          torch-gru  reset-after      5      6  float32  -
+            l0_reverse  torch-gru  reset-after      5      6  float32  -
+            l1          torch-gru  reset-after     12      6  float32  -
+            l1_reverse  torch-gru  reset-after     12      6  float32  -
+
+            16 variables (1188 elements), 4 GRU cells, 0 problems, 0 other variables
+
+            """), "\(result.stdout)")
+        // A module prefix is part of the cell's scope; other tensors are other variables.
+        let prefixed = try GRUConvertBinary.run("inspect", Self.fixture("torch_prefixed.safetensors"))
+        #expect(prefixed.stdout.contains("\nrnn.l0  torch-gru  reset-after      5      6  float32  -\n"), "\(prefixed.stdout)")
+        #expect(prefixed.stdout.contains("1 GRU cell, 0 problems, 2 other variables"))
+    }
+
+    /// `verify --reference` with torch's own runs of each cell (each layer and direction alone, from a
+    /// non-zero state): every cell within the bound, float32 and float64.
+    @Test(arguments: ["torch_gru.safetensors", "torch_gru2_bidir.safetensors", "torch_prefixed.safetensors", "torch_gru_f64.safetensors"])
+    func torchsOwnOutputsAreReproduced(_ name: String) throws {
+        let result = try GRUConvertBinary.run("verify", Self.fixture(name), "--reference", Self.fixture(name + ".reference.h5"))
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let cells = name == "torch_gru2_bidir.safetensors" ? 4 : 1
+        #expect(result.stdout.hasSuffix("equivalent: \(cells) of \(cells) cells\n"))
+        #expect(result.stdout.components(separatedBy: "(within the bound)").count - 1 == cells)
+    }
+
+    /// Negative control: another model's torch run (same shapes, other weights) is not reproduced.
+    @Test func anotherModelsOutputsAreNot() throws {
+        let result = try GRUConvertBinary.run("verify", Self.fixture("torch_gru.safetensors"), "--reference",
+                                              Self.fixture("torch_gru_f64.safetensors.reference.h5"))
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("NOT EQUIVALENT") && !result.stdout.contains("(within the bound)"), "\(result.stdout)")
+    }
+
+    /// Split to the explicit form (each kernel the transpose of its row block) and fused back: the same
+    /// keys holding the same bytes; the two files verify as equivalent across formats.
+    @Test func splitThenFuseGivesBackTorchsTensors() throws {
+        let input = Self.fixture("torch_gru2_bidir.safetensors")
+        try withScratchDirectory("torch") { directory in
+            let split = directory + "/split.h5", back = directory + "/back.h5"
+            #expect(try GRUConvertBinary.run("convert", input, split).status == 0)
+            #expect(try GRUConvertBinary.run("convert", split, back, "--to", "fused").status == 0)
+            let source = try SafetensorsFile(readingFrom: input), written = try HDF5File(readingFrom: back)
+            #expect(try written.datasetNames() == source.variables().map(\.name))
+            for variable in try source.variables() {
+                #expect(try written.readAll(variable.name) == source.readAll(variable.name), "\(variable.name)")
+            }
+            // Wz of the reverse first layer is the transpose of rows H..<2H of weight_ih_l0_reverse.
+            let explicit = try HDF5File(readingFrom: split)
+            let wz = try explicit.read("l0_reverse/Wz", as: Float.self), ih = try source.read("weight_ih_l0_reverse", as: Float.self)
+            #expect(wz.shape == [5, 6])
+            let transposed: [Float] = (0..<5).flatMap { i in (0..<6).map { j in ih.scalars[(6 + j) * 5 + i] } }
+            #expect(wz.scalars == transposed)
+            // Negative control: the block read without transposing (rows H..<2H as they lie) is other values.
+            let untransposed = Array(ih.scalars[30..<60])
+            #expect(wz.scalars != untransposed)
+            let verified = try GRUConvertBinary.run("verify", input, back)
+            #expect(verified.status == 0 && verified.stdout.hasSuffix("equivalent: 4 of 4 cells\n"), "\(verified.stdout)")
+        }
+    }
+}
