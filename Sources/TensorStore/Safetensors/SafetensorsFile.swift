@@ -183,16 +183,7 @@ public final class SafetensorsFile: TensorSource {
         try memoryBudget.check(elements: count, of: MemoryLayout<Scalar>.stride + bits / 8, file: path, object: name,
                                what: "reading its \(format(entry.shape)) \(entry.type) values")
         let bytes = try bytes(of: entry, name)
-        let scalars = bytes.withUnsafeBytes { raw -> [Scalar] in
-            func element<T: FixedWidthInteger>(_ index: Int, _: T.Type) -> T {
-                T(littleEndian: raw.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.size, as: T.self))
-            }
-            switch bits {
-            case 16: return (0..<count).map { Scalar(TFCheckpointFile.widen(half: element($0, UInt16.self))) }
-            case 32: return (0..<count).map { Scalar(Float(bitPattern: element($0, UInt32.self))) }
-            default: return (0..<count).map { Scalar(Double(bitPattern: element($0, UInt64.self))) }
-            }
-        }
+        let scalars = LittleEndianFloats.decode(bytes, bits: bits, count: count, as: Scalar.self)
         return Tensor(shape: entry.shape, scalars: scalars)
     }
 
