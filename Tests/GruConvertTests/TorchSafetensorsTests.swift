@@ -72,4 +72,21 @@ import TensorStore
             #expect(verified.status == 0 && verified.stdout.hasSuffix("equivalent: 4 of 4 cells\n"), "\(verified.stdout)")
         }
     }
+
+    /// A truncated file (a copy cut short, as a download can be) is one line naming the tensor, status 2,
+    /// for every subcommand, and convert leaves nothing. Negative control: the whole file converts.
+    @Test func aTruncatedFileIsOneLine() throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Self.fixture("torch_gru.safetensors")))
+        try withScratchDirectory("truncated") { directory in
+            let cut = directory + "/cut.safetensors", output = directory + "/out.h5"
+            try bytes.dropLast(1).write(to: URL(fileURLWithPath: cut))
+            let line = "error: \(cut): weight_ih_l0: its bytes end at 936, past the file's 935 bytes of data; it is truncated\n"
+            for arguments in [["inspect", cut], ["verify", cut], ["convert", cut, output]] {
+                let result = try GRUConvertBinary.run(arguments)
+                #expect(result.status == 2 && result.stderr == line && result.stdout.isEmpty, "\(arguments[0]): \(result.stderr)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: output))
+            #expect(try GRUConvertBinary.run("convert", Self.fixture("torch_gru.safetensors"), output).status == 0)
+        }
+    }
 }
