@@ -9,7 +9,8 @@ struct Inspect: ParsableCommand {
         discussion: """
             Reads names, types and shapes only, never the weights. Cells are recognised in every \
             TensorFlow 1 spelling (gates/kernel, gates/weights, Gates/Linear/Matrix, w_ru), in Keras's \
-            layout (kernel, recurrent_kernel, bias; the bias's shape gives the family) and in the explicit \
+            layout (kernel, recurrent_kernel, bias; the bias's shape gives the family; Keras 3's \
+            .weights.h5 by position, cell/vars/0..2), in PyTorch's (weight_ih_l0 ...) and in the explicit \
             form (Wr Wz Wh Ur Uz Uh br bz bh, plus bUr bUz bUh for reset-after), under any scope, with or \
             without ':0'. Keras optimizer state (optimizer_weights/, optimizer/) is never taken for cells. \
             Would-be cells whose shapes or types disagree are listed as problems, with the reason.

@@ -29,4 +29,18 @@ extension LayoutTable {
     public static let kerasResetAfter = keras("keras-reset-after", family: .resetAfter, bias: [.constant(2), .units(3)])
     /// Keras GRU with `use_bias=False`: the family is not recorded in the tensors (`--reset-after` decides).
     public static let kerasNoBias = keras("keras-no-bias", family: nil, bias: nil)
+
+    /// Keras 3's own weights files (`.weights.h5`, and `model.weights.h5` inside a `.keras` archive) store a
+    /// GRU's variables by position under its cell, `layers/<key>/cell/vars/0` (kernel), `vars/1`
+    /// (recurrent_kernel), `vars/2` (bias): the same tensors as `keras-reset-*`, under these names.
+    private static func keras3(_ table: LayoutTable, _ name: String) -> LayoutTable {
+        table.renamed(name, naming: "keras3", ["kernel": "vars/0", "recurrent_kernel": "vars/1", "bias": "vars/2"])
+    }
+
+    /// Keras 3 `.weights.h5`, `reset_after=False`: `vars/2` is `[3H]`.
+    public static let keras3ResetBefore = keras3(kerasResetBefore, "keras3-reset-before")
+    /// Keras 3 `.weights.h5`, `reset_after=True` (Keras 3's default): `vars/2` is `[2, 3H]`.
+    public static let keras3ResetAfter = keras3(kerasResetAfter, "keras3-reset-after")
+    /// Keras 3 `.weights.h5`, `use_bias=False`: no `vars/2`, and no family in the tensors.
+    public static let keras3NoBias = keras3(kerasNoBias, "keras3-no-bias")
 }
