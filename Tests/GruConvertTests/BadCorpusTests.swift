@@ -8,7 +8,7 @@ import Testing
     static func bad(_ name: String) -> String { Fixtures.path("bad/\(name).h5") }
 
     /// What follows "not an HDF5 file" now that checkpoints are read too.
-    static let notACheckpoint = " nor a TensorFlow checkpoint; pass an HDF5 file, or a checkpoint's prefix (PREFIX for PREFIX.index + PREFIX.data-00000-of-00001), .index file or directory"
+    static let notACheckpoint = ", nor a safetensors file or a TensorFlow checkpoint; pass an HDF5 or safetensors file, or a checkpoint's prefix (PREFIX for PREFIX.index + PREFIX.data-00000-of-00001), .index file or directory"
 
     static let unreadable: [(String, String)] = [
         ("not_hdf5", "not an HDF5 file (no HDF5 signature found)" + Self.notACheckpoint),

@@ -489,9 +489,20 @@ import Testing
             // What is neither says so, in HDF5's words first.
             let text = directory.appendingPathComponent("notes.txt").path
             #expect(FileManager.default.createFile(atPath: text, contents: Data("hello".utf8)))
-            #expect(throws: StoreError(.wrongFormat, file: text, reason: "not an HDF5 file (no HDF5 signature found) nor a TensorFlow checkpoint; "
-                                       + "pass an HDF5 file, or a checkpoint's prefix (PREFIX for PREFIX.index + PREFIX.data-00000-of-00001), "
-                                       + ".index file or directory")) { try TensorFiles.open(text) }
+            #expect(throws: StoreError(.wrongFormat, file: text, reason: "not an HDF5 file (no HDF5 signature found), nor a safetensors file "
+                                       + "or a TensorFlow checkpoint; pass an HDF5 or safetensors file, or a checkpoint's prefix "
+                                       + "(PREFIX for PREFIX.index + PREFIX.data-00000-of-00001), .index file or directory")) { try TensorFiles.open(text) }
+            // Formats not read yet say what they are: a Keras 3 archive (a zip named .keras), an ONNX model.
+            let archive = directory.appendingPathComponent("model.keras").path
+            #expect(FileManager.default.createFile(atPath: archive, contents: Data([0x50, 0x4B, 0x03, 0x04, 0, 0])))
+            #expect(throws: StoreError(.wrongFormat, file: archive, reason: "a Keras 3 archive (.keras), which gru-convert does not read "
+                                       + "yet; its weights are the member model.weights.h5, which it reads: unzip -p \(archive) "
+                                       + "model.weights.h5 > model.weights.h5")) { try TensorFiles.open(archive) }
+            let onnx = directory.appendingPathComponent("model.onnx").path
+            #expect(FileManager.default.createFile(atPath: onnx, contents: Data([0x08, 0x07])))
+            #expect(throws: StoreError(.wrongFormat, file: onnx, reason: "an ONNX model, which gru-convert does not read yet")) {
+                try TensorFiles.open(onnx)
+            }
             let missing = directory.appendingPathComponent("gone.h5").path
             #expect((#expect(throws: StoreError.self) { try TensorFiles.open(missing) })?.code == .notFound)
             #expect(throws: StoreError(.notFound, file: directory.path + "/sub", reason: "is a directory that holds no TensorFlow checkpoint "

@@ -13,6 +13,7 @@ public enum TensorFiles {
             if SafetensorsFile.looksLikeSafetensors(file) || path.lowercased().hasSuffix(".safetensors") {
                 return try SafetensorsFile(readingFrom: path, memoryBudget: memoryBudget)
             }
+            if let known = notReadYet(path, file) { throw StoreError(.wrongFormat, file: path, reason: known) }
         }
         if kind == .missing, named, !PathKind(path + ".index").isFile {
             return try hdf5(path, memoryBudget)  // its own "no such file"
@@ -23,9 +24,29 @@ public enum TensorFiles {
             && [CheckpointLocation.notACheckpoint, CheckpointLocation.emptyFile].contains(error.reason) {
             let what = error.reason == CheckpointLocation.emptyFile
                 ? "empty file, not an HDF5 file" : "not an HDF5 file (no HDF5 signature found)"
-            throw StoreError(.wrongFormat, file: path, reason: "\(what) nor a TensorFlow checkpoint; pass an HDF5 file, or a checkpoint's "
-                             + "prefix (PREFIX for PREFIX.index + PREFIX.data-00000-of-00001), .index file or directory")
+            throw StoreError(.wrongFormat, file: path, reason: "\(what), nor a safetensors file or a TensorFlow checkpoint; pass an HDF5 "
+                             + "or safetensors file, or a checkpoint's prefix (PREFIX for PREFIX.index + PREFIX.data-00000-of-00001), "
+                             + ".index file or directory")
         }
+    }
+
+    /// What a file of a format that is not read yet is, and what to do instead; nil for anything else.
+    static func notReadYet(_ path: String, _ file: ReadOnlyFile) -> String? {
+        let name = path.lowercased()
+        let start = (try? file.read(at: 0, count: min(4, file.size))) ?? []
+        let zip = start == [0x50, 0x4B, 0x03, 0x04]
+        if name.hasSuffix(".keras"), zip {
+            return "a Keras 3 archive (.keras), which gru-convert does not read yet; its weights are the member "
+                + "model.weights.h5, which it reads: unzip -p \(path) model.weights.h5 > model.weights.h5"
+        }
+        if name.hasSuffix(".onnx") {
+            return "an ONNX model, which gru-convert does not read yet"
+        }
+        if [".pt", ".pth", ".ckpt", ".tar", ".bin"].contains(where: name.hasSuffix), zip || start.first == 0x80 {
+            return "a PyTorch torch.save file, which gru-convert does not read yet; save the state dict with "
+                + "safetensors.torch.save_file and pass that"
+        }
+        return nil
     }
 
     private static func hdf5(_ path: String, _ memoryBudget: MemoryBudget) throws -> HDF5File {
