@@ -34,73 +34,12 @@ extension ConversionPlan {
         let references = Set(structure.compactMap { item -> String? in if case .references = item.kind { item.name } else { nil } })
         let datasets = variables.filter { !converted.contains($0) && !secondNames.contains($0) && !excluded.contains($0) }
 
-        // Groups that held only converted datasets disappear with them (`gates/`, `Gates/Linear/` ...),
-        // unless they have attributes or hold what a cell writes; groups that hold anything else (a link
-        // too), or nothing, are kept.
-        var holdsKept = Set(cells.flatMap { $0.datasets.flatMap { VariableName.ancestors(of: $0.name) } }), holdsAny = Set<String>()
-        let linked = structure.filter { if case .referenceAttribute = $0.kind { false } else { true } }.map(\.name)
-        for name in variables + linked {
-            let ancestors = VariableName.ancestors(of: name)
-            holdsAny.formUnion(ancestors)
-            if !converted.contains(name) { holdsKept.formUnion(ancestors) }
-        }
-        // (A scope being fused does not keep its group for the split's own record, `gru_convert_layout`.)
-        let fusedScopes = Set(cells.filter { !$0.to.isExplicit }.map(\.scope))
-        containers = try file.containers().filter { group in
-            guard !secondNames.contains(group) else { return false }
-            if holdsKept.contains(group) || !holdsAny.contains(group) { return true }
-            return try file.attributeNames(of: group).contains { !fusedScopes.contains(group) || $0 != Self.layoutAttribute }
-        }
+        containers = try groupsKept(of: file, variables: variables, structure: structure, converted: converted, secondNames: secondNames)
         let namedTypes = structure.filter { $0.kind == .namedType }.map(\.name)
         keptObjects = Set(datasets).union(containers).union(namedTypes)
 
-        // What is carried, and what cannot be: references are carried when every object they point to is
-        // written (a dataset of references counts once it is carried itself, hence the repetition).
-        let output = options.carriesStructure ? nil : "a TensorFlow checkpoint"
-        var carried: [StructureItem] = []
-        var refused: [String: String] = [:]
-        func why(_ target: String) -> String {
-            target == StructureItem.unnamedObject ? "one to \(target)"
-                : "one to \(target), which this conversion \(converted.contains(target) ? "replaces" : "leaves out")"
-        }
-        while true {
-            carried = []
-            refused = [:]
-            for item in structure where !converted.contains(item.name) && !excluded.contains(item.name) {
-                if let output {
-                    refused[item.place] = "is \(item.description), which \(output) cannot hold"
-                    continue
-                }
-                switch item.kind {
-                case .secondName(let first):
-                    if outputObject(first) != nil {
-                        carried.append(item)
-                    } else {
-                        refused[item.place] = "is a second name of \(first), which this conversion leaves out"
-                    }
-                case .softLink, .externalLink, .namedType:
-                    carried.append(item)
-                case .references(let targets), .referenceAttribute(_, let targets):
-                    if case .referenceAttribute = item.kind, outputObject(item.name) == nil {
-                        refused[item.place] = "holds references to other objects, on an object this conversion does not copy"
-                    } else if let target = targets.compactMap({ $0 }).first(where: { outputObject($0) == nil }) {
-                        refused[item.place] = references.contains(item.place)
-                            ? "is \(item.description), \(why(target))" : "holds references to other objects, \(why(target))"
-                    } else {
-                        carried.append(item)
-                    }
-                case .nestedReferences:
-                    refused[item.place] = "is \(item.description), which convert cannot re-point"
-                case .unknownLink:
-                    refused[item.place] = "is \(item.description), which convert cannot carry"
-                }
-            }
-            // A dataset of references carried makes its name an object references may point to.
-            let carriedReferences = Set(carried.filter { if case .references = $0.kind { true } else { false } }.map(\.name))
-            let before = keptObjects
-            keptObjects = Set(datasets).subtracting(references).union(containers).union(namedTypes).union(carriedReferences)
-            if keptObjects == before { break }
-        }
+        let (carried, refused) = classify(structure, output: options.carriesStructure ? nil : "a TensorFlow checkpoint",
+                                          converted: converted, excluded: excluded, datasets: datasets, namedTypes: namedTypes)
         uncarried += refused.map { ($0.key, $0.value) }
         // Converted tensors' attributes move with their pieces (under any of the tensor's names), but
         // references in them would be lost.
@@ -140,6 +79,76 @@ extension ConversionPlan {
         let shown = uncarried.prefix(3).map { "\($0.place) (\($0.reason.hasPrefix("is ") ? String($0.reason.dropFirst(3)) : $0.reason))" }
         notes.append("\(uncarried.count) object\(uncarried.count == 1 ? "" : "s") left out (--drop-unsupported): "
                      + shown.joined(separator: ", ") + (uncarried.count > 3 ? ", ..." : ""))
+    }
+
+    /// The groups written: every group of the input but second names of groups and those that held only
+    /// converted datasets (`gates/`, `Gates/Linear/` ...), which disappear with them unless they have
+    /// attributes (other than the split's own record on a scope being fused) or hold what a cell writes.
+    /// Groups that hold anything else (a link too), or nothing, are kept.
+    private func groupsKept(of file: any TensorSource, variables: [String], structure: [StructureItem], converted: Set<String>,
+                            secondNames: Set<String>) throws -> [String] {
+        var holdsKept = Set(cells.flatMap { $0.datasets.flatMap { VariableName.ancestors(of: $0.name) } }), holdsAny = Set<String>()
+        let linked = structure.filter { if case .referenceAttribute = $0.kind { false } else { true } }.map(\.name)
+        for name in variables + linked {
+            let ancestors = VariableName.ancestors(of: name)
+            holdsAny.formUnion(ancestors)
+            if !converted.contains(name) { holdsKept.formUnion(ancestors) }
+        }
+        let fusedScopes = Set(cells.filter { !$0.to.isExplicit }.map(\.scope))
+        return try file.containers().filter { group in
+            guard !secondNames.contains(group) else { return false }
+            if holdsKept.contains(group) || !holdsAny.contains(group) { return true }
+            return try file.attributeNames(of: group).contains { !fusedScopes.contains(group) || $0 != Self.layoutAttribute }
+        }
+    }
+
+    /// Which items are carried and why each other one cannot be (by place), into an output that holds
+    /// structure (`output` nil) or not (its name). References are carried when every object they point to
+    /// is written; a dataset of references counts once it is carried itself, hence the repetition, which
+    /// also settles `keptObjects`.
+    private mutating func classify(_ structure: [StructureItem], output: String?, converted: Set<String>, excluded: Set<String>,
+                                   datasets: [String], namedTypes: [String]) -> (carried: [StructureItem], refused: [String: String]) {
+        let references = Set(structure.compactMap { item -> String? in if case .references = item.kind { item.name } else { nil } })
+        func why(_ target: String) -> String {
+            target == StructureItem.unnamedObject ? "one to \(target)"
+                : "one to \(target), which this conversion \(converted.contains(target) ? "replaces" : "leaves out")"
+        }
+        while true {
+            var carried: [StructureItem] = [], refused: [String: String] = [:]
+            for item in structure where !converted.contains(item.name) && !excluded.contains(item.name) {
+                if let output {
+                    refused[item.place] = "is \(item.description), which \(output) cannot hold"
+                    continue
+                }
+                switch item.kind {
+                case .secondName(let first):
+                    if outputObject(first) != nil {
+                        carried.append(item)
+                    } else {
+                        refused[item.place] = "is a second name of \(first), which this conversion leaves out"
+                    }
+                case .softLink, .externalLink, .namedType:
+                    carried.append(item)
+                case .references(let targets), .referenceAttribute(_, let targets):
+                    if case .referenceAttribute = item.kind, outputObject(item.name) == nil {
+                        refused[item.place] = "holds references to other objects, on an object this conversion does not copy"
+                    } else if let target = targets.compactMap({ $0 }).first(where: { outputObject($0) == nil }) {
+                        refused[item.place] = references.contains(item.place)
+                            ? "is \(item.description), \(why(target))" : "holds references to other objects, \(why(target))"
+                    } else {
+                        carried.append(item)
+                    }
+                case .nestedReferences:
+                    refused[item.place] = "is \(item.description), which convert cannot re-point"
+                case .unknownLink:
+                    refused[item.place] = "is \(item.description), which convert cannot carry"
+                }
+            }
+            let carriedReferences = Set(carried.filter { if case .references = $0.kind { true } else { false } }.map(\.name))
+            let before = keptObjects
+            keptObjects = Set(datasets).subtracting(references).union(containers).union(namedTypes).union(carriedReferences)
+            if keptObjects == before { return (carried, refused) }
+        }
     }
 
     /// The object name (no leading `/`) a soft link's path names, absolute or relative to the link's group,
