@@ -29,6 +29,11 @@ struct Convert: ParsableCommand {
             gru_cell, Gates/Linear/Matrix -> gates/kernel); --names legacy the TF <= 0.12 ones. \
             --to fused --names tf renames a legacy checkpoint without splitting it.
 
+            OUTPUT ending in .safetensors is a safetensors file laid out as safetensors.torch.save_file \
+            lays it out (a PyTorch file split and fused back comes out byte for byte); it holds no attributes \
+            but the file's strings (__metadata__) and a split cell's record, so any other is an error naming \
+            it (or left out with --drop-attributes).
+
             OUTPUT ending in .ckpt is a TensorFlow checkpoint prefix: OUTPUT.index and \
             OUTPUT.data-00000-of-00001 are written (V2 format, one shard), every tensor of any type \
             carried; a checkpoint holds no attributes, so an attribute to copy is an error naming it (convert \
@@ -88,7 +93,8 @@ struct Convert: ParsableCommand {
         let opened = FileIdentity.snapshot(of: file)     // a change from here on fails the conversion
         var options = ConversionOptions(target: to == .explicit ? .explicit : .fused,
                                         names: NameStyle(rawValue: names.rawValue)!, cells: cells,
-                                        flatOutput: SafeOutput.isCheckpoint(output))
+                                        flatOutput: SafeOutput.isCheckpoint(output) || SafeOutput.isSafetensors(output))
+        if SafeOutput.isSafetensors(output) { options.flatOutputName = "a safetensors file" }
         options.dropUncarried = dropUnsupported
         let plan = try ConversionPlan.make(for: file, options: options)
         var bytes: Int? = nil

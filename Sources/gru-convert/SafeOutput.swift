@@ -18,6 +18,9 @@ enum SafeOutput {
     /// Whether `output` names a TensorFlow checkpoint to write: a prefix ending in `.ckpt`.
     static func isCheckpoint(_ output: String) -> Bool { output.hasSuffix(".ckpt") }
 
+    /// Whether `output` names a safetensors file to write (`.safetensors`).
+    static func isSafetensors(_ output: String) -> Bool { output.lowercased().hasSuffix(".safetensors") }
+
     /// The files a conversion creates for `output`: the checkpoint's index and data file for a `.ckpt`
     /// prefix, the file itself otherwise.
     static func files(of output: String) -> [String] {
@@ -25,11 +28,20 @@ enum SafeOutput {
     }
 
     /// A sink for `output`, writing into this process's temporary files (one per file of `files(of:)`),
-    /// with the signal cleanup armed: a TensorFlow checkpoint for a prefix ending in `.ckpt`, HDF5 otherwise.
+    /// with the signal cleanup armed: a TensorFlow checkpoint for a prefix ending in `.ckpt`, a safetensors
+    /// file for `.safetensors`, HDF5 otherwise.
     static func sink(for output: String, force: Bool, dropAttributes: Bool = false) throws -> any TensorSink {
-        let temporaries = files(of: output).map { temporaryPath(for: $0, process: getpid()) }
+        var temporaries = files(of: output).map { temporaryPath(for: $0, process: getpid()) }
+        if isSafetensors(output) { temporaries.append(temporaries[0] + ".data") }   // the tensors' bytes, before the header
         SignalCleanup.arm(temporaries)
         do {
+            if isSafetensors(output) {
+                let writer = try SafetensorsWriter(creating: output, temporaryPath: temporaries[0], temporaryDataPath: temporaries[1])
+                writer.dropsAttributes = dropAttributes
+                writer.replacesExisting = force
+                writer.beforePublishing = HDF5Calls.shutDownLibrary
+                return writer
+            }
             if isCheckpoint(output) {
                 let writer = try TFCheckpointWriter(creating: output, temporaryIndexPath: temporaries[0], temporaryDataPath: temporaries[1])
                 writer.dropsAttributes = dropAttributes

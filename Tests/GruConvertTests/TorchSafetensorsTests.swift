@@ -89,4 +89,40 @@ import TensorStore
             #expect(try GRUConvertBinary.run("convert", Self.fixture("torch_gru.safetensors"), output).status == 0)
         }
     }
+
+    /// Written as safetensors, fused back from either explicit form (HDF5, or safetensors keeping the split
+    /// record in `__metadata__`), torch's own file comes out byte for byte: same keys, header, padding and
+    /// data order. Negative control: the explicit safetensors file is another file.
+    @Test func fusedBackToSafetensorsIsTorchsFileByteForByte() throws {
+        try withScratchDirectory("torch-safetensors") { directory in
+            for (name, middle) in [("torch_gru2_bidir.safetensors", "split.h5"), ("torch_prefixed.safetensors", "split.safetensors")] {
+                let input = Self.fixture(name), split = directory + "/" + middle, back = directory + "/back-" + name
+                let splitting = try GRUConvertBinary.run("convert", input, split)
+                let fusing = try GRUConvertBinary.run("convert", split, back, "--to", "fused")
+                #expect(splitting.status == 0 && fusing.status == 0, "\(splitting.stderr)\(fusing.stderr)")
+                let original = try Data(contentsOf: URL(fileURLWithPath: input))
+                #expect(try Data(contentsOf: URL(fileURLWithPath: back)) == original, "\(name)")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: split)) != original)
+            }
+            let explicit = try SafetensorsFile(readingFrom: directory + "/split.safetensors")
+            #expect(try explicit.stringAttribute("gru_convert_layout", of: "rnn.l0") == "torch-gru")
+            #expect(try explicit.attributeNames(of: "") == ["format"])
+        }
+    }
+
+    /// What safetensors cannot hold is refused by name, or left out and named with --drop-attributes.
+    @Test func attributesAreRefusedOrNamed() throws {
+        let input = Fixtures.path("keras/tfk_reset_after.h5")
+        try withScratchDirectory("safetensors-attributes") { directory in
+            let output = directory + "/out.safetensors"
+            let refused = try GRUConvertBinary.run("convert", input, output)
+            #expect(refused.status == 2 && refused.stderr == "error: \(input): gru@weight_names: is an attribute, which a safetensors file "
+                    + "cannot hold; convert to HDF5 to keep it, or leave attributes out with --drop-attributes\n", "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: output))
+            let dropped = try GRUConvertBinary.run("convert", input, output, "--drop-attributes")
+            #expect(dropped.status == 0 && dropped.stderr == "note: 2 attributes left out, which a safetensors file cannot hold "
+                    + "(--drop-attributes): gru@weight_names, top_level_model_weights@weight_names\n", "\(dropped.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["out.safetensors"])
+        }
+    }
 }

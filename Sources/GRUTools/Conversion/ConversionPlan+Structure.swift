@@ -38,7 +38,7 @@ extension ConversionPlan {
         let namedTypes = structure.filter { $0.kind == .namedType }.map(\.name)
         keptObjects = Set(datasets).union(containers).union(namedTypes)
 
-        let (carried, refused) = classify(structure, output: options.carriesStructure ? nil : "a TensorFlow checkpoint",
+        let (carried, refused) = classify(structure, output: options.carriesStructure ? nil : options.flatOutputName,
                                           converted: converted, excluded: excluded, datasets: datasets, namedTypes: namedTypes)
         uncarried += refused.map { ($0.key, $0.value) }
         // Converted tensors' attributes move with their pieces (under any of the tensor's names), but

@@ -39,6 +39,8 @@ public struct ConversionOptions: Sendable {
 
     /// The output can hold what `TensorSource.structure()` lists (an HDF5 output); by default, unless flat.
     public var carriesStructure: Bool
+    /// What a flat output is, for messages about what it cannot hold.
+    public var flatOutputName = "a TensorFlow checkpoint"
 
     /// Options; by default every cell, split, under its own names, into a hierarchical output.
     public init(target: ConversionTarget = .explicit, names: NameStyle = .keep, cells: [String] = [], flatOutput: Bool = false) {

@@ -162,14 +162,19 @@ public final class SafetensorsFile: TensorSource {
     /// None: the names are flat keys.
     public func containers() throws -> [String] { [] }
 
-    /// The `__metadata__` keys for the file (`""`), in file order; nothing else has attributes.
+    /// The `__metadata__` keys for the file (`""`), in file order; for a cell's scope, the split record this
+    /// tool keeps in `__metadata__` as `SCOPE@gru_convert_layout` (`SafetensorsWriter`).
     public func attributeNames(of object: String) throws -> [String] {
-        object.isEmpty ? metadata.map(\.key) : []
+        let record = "@" + SafetensorsWriter.layoutAttribute
+        if object.isEmpty { return metadata.map(\.key).filter { !$0.hasSuffix(record) } }
+        return metadata.contains { $0.key == object + record } ? [SafetensorsWriter.layoutAttribute] : []
     }
 
-    /// A `__metadata__` value (`object` `""`); nil for anything else.
+    /// A `__metadata__` value (`object` `""`), or a scope's split record; nil for anything else.
     public func stringAttribute(_ attribute: String, of object: String) throws -> String? {
-        object.isEmpty ? metadata.first { $0.key == attribute }?.value : nil
+        guard try attributeNames(of: object).contains(attribute) else { return nil }
+        let key = object.isEmpty ? attribute : object + "@" + attribute
+        return metadata.first { $0.key == key }?.value
     }
 
     /// Reads a float tensor (F16, F32 or F64) into `Scalar`: float16 and float32 widen exactly, float64
