@@ -179,7 +179,7 @@ enum Isolation {
         let place = watch.crash
         munmap(shared, 24)
         if stalled {
-            if let output = reader.outputFile { unlink(SafeOutput.temporaryPath(for: output, process: child)) }
+            if let output = reader.outputFile { SafeOutput.temporaries(of: output, process: child).forEach { _ = unlink($0) } }
             let files = reader.inputFiles.joined(separator: ", ")
             printError("\(files): the HDF5 library made no progress for \(Int(stallSeconds)) s while reading "
                        + "\(reader.inputFiles.count == 1 ? "this file; it is" : "these files; one of them is") malformed", code: "libraryStalled", file: files)
@@ -192,7 +192,7 @@ enum Isolation {
             return (status >> 8) & 0xff
         }
         if let output = reader.outputFile {
-            unlink(SafeOutput.temporaryPath(for: output, process: child))
+            SafeOutput.temporaries(of: output, process: child).forEach { _ = unlink($0) }
         }
         // A closed pipe on stdout (`gru-convert inspect FILE | head -1`) ends the tool quietly, as it ends
         // `ls` or `grep`: the reader left, nothing is wrong with the file.

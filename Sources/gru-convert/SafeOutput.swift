@@ -27,12 +27,18 @@ enum SafeOutput {
         isCheckpoint(output) ? [output + ".index", output + ".data-00000-of-00001"] : [output]
     }
 
+    /// Every temporary file process `process` writes for `output`: one per file of `files(of:)`, and for a
+    /// safetensors file a second one holding the tensors' bytes until the header is known.
+    static func temporaries(of output: String, process: Int32) -> [String] {
+        let paths = files(of: output).map { temporaryPath(for: $0, process: process) }
+        return isSafetensors(output) ? paths + [paths[0] + ".data"] : paths
+    }
+
     /// A sink for `output`, writing into this process's temporary files (one per file of `files(of:)`),
     /// with the signal cleanup armed: a TensorFlow checkpoint for a prefix ending in `.ckpt`, a safetensors
     /// file for `.safetensors`, HDF5 otherwise.
     static func sink(for output: String, force: Bool, dropAttributes: Bool = false) throws -> any TensorSink {
-        var temporaries = files(of: output).map { temporaryPath(for: $0, process: getpid()) }
-        if isSafetensors(output) { temporaries.append(temporaries[0] + ".data") }   // the tensors' bytes, before the header
+        let temporaries = temporaries(of: output, process: getpid())
         SignalCleanup.arm(temporaries)
         do {
             if isSafetensors(output) {

@@ -38,6 +38,51 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: input)) == before)
     }
 
+    /// The working child killed (SIGKILL, which it cannot handle) while it writes: its parent removes every
+    /// temporary file of the output, whatever the format (HDF5 one; a checkpoint's index and data file; a
+    /// safetensors file and its staged bytes), and says the work was killed. Negative control: the same
+    /// conversion left alone leaves only OUTPUT.
+    @Test(arguments: ["out.h5", "out.ckpt", "out.safetensors"])
+    func aKilledChildLeavesNoTemporaryFile(_ name: String) throws {
+        let input = Fixtures.path("bad/large_sparse.h5")
+        try withScratchDirectory("killed-child") { directory in
+            let output = directory + "/" + name
+            let process = Process()
+            process.executableURL = GRUConvertBinary.url
+            process.arguments = ["convert", input, output]
+            let errors = Pipe()
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = errors
+            try process.run()
+            let parent = process.processIdentifier
+            // Once the child has created its temporary files, it is writing: kill it then.
+            var child: Int32? = nil
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                let text = (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)) ?? ""
+                child = text.split(separator: " ").first.flatMap { Int32($0) }
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+                if child != nil, entries.contains(where: { $0.hasSuffix(".tmp") || $0.hasSuffix(".tmp.data") }) { break }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            kill(try #require(child), SIGKILL)
+            process.waitUntilExit()
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus == 3, "\(stderr)")
+            #expect(stderr.contains("the work was killed (SIGKILL)"), "\(stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [], "\(name)")
+            let whole = try GRUConvertBinary.run("convert", input, output)
+            #expect(whole.status == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+                    == publishedFiles(name).sorted(), "\(name)")
+        }
+    }
+
+    /// The files a conversion to `name` publishes.
+    private func publishedFiles(_ name: String) -> [String] {
+        name.hasSuffix(".ckpt") ? [name + ".data-00000-of-00001", name + ".index"] : [name]
+    }
+
     /// SIGTERM, SIGINT and SIGHUP to the process that writes (here the tool itself, run in one process)
     /// remove its temporary file and end it with 128 + the signal; no OUTPUT appears.
     @Test(arguments: [SIGTERM, SIGINT, SIGHUP])
