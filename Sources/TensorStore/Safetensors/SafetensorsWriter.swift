@@ -153,15 +153,10 @@ public final class SafetensorsWriter: TensorSink {
         metadata.append((key, value))
     }
 
-    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, _ name: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else {
-                throw StoreError(.writeFailed, file: path, object: name, reason: "cannot write the output: \(systemErrorDescription(errno))")
-            }
-            done += written
+    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, _ name: String?, to file: Int32? = nil) throws {
+        let error = writeFully(file ?? descriptor, bytes, at: offset)
+        guard error == 0 else {
+            throw StoreError(.writeFailed, file: path, object: name, reason: "cannot write the output: \(systemErrorDescription(error))")
         }
     }
 
@@ -213,15 +208,7 @@ public final class SafetensorsWriter: TensorSink {
         }
         var closed = false
         defer { if !closed { close(output) } }
-        func put(_ bytes: UnsafeRawBufferPointer, at position: Int) throws {
-            var done = 0
-            while done < bytes.count {
-                let written = pwrite(output, bytes.baseAddress! + done, bytes.count - done, off_t(position + done))
-                if written < 0, errno == EINTR { continue }
-                guard written > 0 else { throw StoreError(.writeFailed, file: path, reason: "cannot write the output: \(systemErrorDescription(errno))") }
-                done += written
-            }
-        }
+        func put(_ bytes: UnsafeRawBufferPointer, at position: Int) throws { try write(bytes, at: position, nil, to: output) }
         var length = UInt64(header.count).littleEndian
         try withUnsafeBytes(of: &length) { try put($0, at: 0) }
         try header.withUnsafeBytes { try put($0, at: 8) }

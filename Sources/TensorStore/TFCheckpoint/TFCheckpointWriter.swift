@@ -267,14 +267,9 @@ public final class TFCheckpointWriter: TensorSink {
     // MARK: - Publishing
 
     private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, _ name: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else {
-                throw StoreError(.writeFailed, file: path, object: name, reason: "cannot write the data file: \(systemErrorDescription(errno))")
-            }
-            done += written
+        let error = writeFully(descriptor, bytes, at: offset)
+        guard error == 0 else {
+            throw StoreError(.writeFailed, file: path, object: name, reason: "cannot write the data file: \(systemErrorDescription(error))")
         }
         writeback.wrote(bytes.count)
     }
