@@ -8,7 +8,8 @@ import Glibc
 /// back unchanged comes out byte for byte the same.
 ///
 /// The tensors' bytes go to a temporary data file as they come; `finish()` writes the header and the bytes
-/// in their final order into a second temporary file, syncs it and renames it to `path`. Attributes: the
+/// in their final order into a second temporary file (so writing one takes its size twice on disk for a
+/// while), syncs it and renames it to `path`. Attributes: the
 /// file's string attributes become `__metadata__`; the split record `gru_convert_layout` of a cell is kept
 /// in `__metadata__` as `SCOPE@gru_convert_layout` (what `SafetensorsFile` reads back as the scope's
 /// attribute); any other attribute is refused, naming it, unless `dropsAttributes`.
