@@ -25,11 +25,15 @@ import TensorStore
         let prefixed = try GRUConvertBinary.run("inspect", Self.fixture("torch_prefixed.safetensors"))
         #expect(prefixed.stdout.contains("\nrnn.l0  torch-gru  reset-after      5      6  float32  -\n"), "\(prefixed.stdout)")
         #expect(prefixed.stdout.contains("1 GRU cell, 0 problems, 2 other variables"))
+        // An nn.GRUCell's keys have no layer: the cell is its module path.
+        let cell = try GRUConvertBinary.run("inspect", Self.fixture("torch_grucell.safetensors"))
+        #expect(cell.stdout.contains("\ncell  torch-gru  reset-after      5      6  float32  -\n"), "\(cell.stdout)")
     }
 
     /// `verify --reference` with torch's own runs of each cell (each layer and direction alone, from a
     /// non-zero state): every cell within the bound, float32 and float64.
-    @Test(arguments: ["torch_gru.safetensors", "torch_gru2_bidir.safetensors", "torch_prefixed.safetensors", "torch_gru_f64.safetensors"])
+    @Test(arguments: ["torch_gru.safetensors", "torch_gru2_bidir.safetensors", "torch_prefixed.safetensors", "torch_gru_f64.safetensors",
+                      "torch_grucell.safetensors"])
     func torchsOwnOutputsAreReproduced(_ name: String) throws {
         let result = try GRUConvertBinary.run("verify", Self.fixture(name), "--reference", Self.fixture(name + ".reference.h5"))
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
@@ -95,7 +99,8 @@ import TensorStore
     /// data order. Negative control: the explicit safetensors file is another file.
     @Test func fusedBackToSafetensorsIsTorchsFileByteForByte() throws {
         try withScratchDirectory("torch-safetensors") { directory in
-            for (name, middle) in [("torch_gru2_bidir.safetensors", "split.h5"), ("torch_prefixed.safetensors", "split.safetensors")] {
+            for (name, middle) in [("torch_gru2_bidir.safetensors", "split.h5"), ("torch_prefixed.safetensors", "split.safetensors"),
+                                   ("torch_grucell.safetensors", "split-cell.h5")] {
                 let input = Self.fixture(name), split = directory + "/" + middle, back = directory + "/back-" + name
                 let splitting = try GRUConvertBinary.run("convert", input, split)
                 let fusing = try GRUConvertBinary.run("convert", split, back, "--to", "fused")
