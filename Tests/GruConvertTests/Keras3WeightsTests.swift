@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TensorStore
 
 /// Keras 3's own `.weights.h5` files, written by Keras 3 (fixtures/frameworks): variables stored by
 /// position (`layers/<key>/cell/vars/0..2`) are found as cells of both families, run against Keras's own
@@ -53,6 +54,29 @@ import Testing
             // Negative control: the split file is another file.
             let other = try GRUConvertBinary.runTool("/usr/bin/h5diff", [input, split])
             #expect(other == 1)
+        }
+    }
+
+    /// A bidirectional layer's two cells are paired with their reference runs by the user's layer names,
+    /// which Keras 3 keeps in `vars@name` (`bidirectional/forward_gru`), not by the file's positional keys.
+    /// Negative control: with the two runs' names exchanged, both cells fail.
+    @Test func cellsArePairedWithRunsByTheUsersNames() throws {
+        let input = Self.fixture("k3_bidir.weights.h5"), reference = Self.fixture("k3_bidir.weights.h5.reference.h5")
+        let paired = try GRUConvertBinary.run("verify", input, "--reference", reference)
+        #expect(paired.status == 0 && paired.stdout.hasSuffix("equivalent: 2 of 2 cells\n"), "\(paired.stdout)\(paired.stderr)")
+        #expect(paired.stdout.components(separatedBy: "(within the bound)").count - 1 == 2)
+        try withScratchDirectory("swapped-runs") { directory in
+            let swapped = directory + "/swapped.h5"
+            let writer = try HDF5Writer(creating: swapped, temporaryPath: swapped + ".tmp")
+            let source = try HDF5File(readingFrom: reference)
+            for (from, to) in [("bidirectional/forward_gru", "bidirectional/backward_gru"), ("bidirectional/backward_gru", "bidirectional/forward_gru")] {
+                for part in ["inputs", "initial_state", "outputs"] {
+                    try writer.write(to + "/" + part, values: try source.readAll(from + "/" + part))
+                }
+            }
+            try writer.finish()
+            let crossed = try GRUConvertBinary.run("verify", input, "--reference", swapped)
+            #expect(crossed.status == 1 && crossed.stdout.hasSuffix("NOT equivalent: 2 of 2 cells differ\n"), "\(crossed.stdout)")
         }
     }
 }

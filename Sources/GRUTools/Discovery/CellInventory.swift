@@ -193,6 +193,22 @@ public struct CellInventory: Sendable {
         return nil
     }
 
+    /// The cell's name in its user's model, where the file records it: a Keras 3 weights file keeps each
+    /// layer's name in its `vars` group's `name` attribute (`layers/bidirectional/forward_layer/cell` of the
+    /// layers named `bidirectional` and `forward_gru` is `bidirectional/forward_gru`); nil otherwise.
+    public static func userName(of cell: GRUCell, in file: any TensorSource) -> String? {
+        guard cell.layout.naming == "keras3", cell.scope.hasPrefix("layers/"), cell.scope.hasSuffix("/cell") else { return nil }
+        let layerPath = cell.scope.dropLast("/cell".count).split(separator: "/").dropFirst()   // after `layers`
+        var names: [String] = []
+        var path = "layers"
+        for part in layerPath {
+            path += "/" + part
+            guard let name = try? file.stringAttribute("name", of: path + "/vars") else { return nil }
+            names.append(name)
+        }
+        return names.isEmpty ? nil : names.joined(separator: "/")
+    }
+
     /// The PyTorch key of tensor `relative` of the cell `scope`, as `torchKey` reads it back:
     /// `PREFIX.l1_reverse` gives `PREFIX.weight_ih_l1_reverse`, `PREFIX` (an `nn.GRUCell`) `PREFIX.weight_ih`.
     static func torchKey(_ relative: String, scope: String) -> String {

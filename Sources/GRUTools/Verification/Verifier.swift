@@ -61,7 +61,7 @@ public struct Verifier {
             verdict.family = stored.family
             verdict.diagnosis.insert(contentsOf: mismatches.map { "split then fuse: \($0)" }, at: 0)
             if let runs {
-                try check(&verdict, against: try run(for: cell, in: runs, cellCount: inventory.cells.count, reference: reference!),
+                try check(&verdict, against: try run(for: cell, of: file, in: runs, cellCount: inventory.cells.count, reference: reference!),
                           fused: weights, explicit: weights.explicitForm)
             }
             verdicts.append(verdict)
@@ -124,7 +124,7 @@ public struct Verifier {
                 }
                 verdict.diagnosis.insert(contentsOf: findings, at: 0)
                 if let runs {
-                    try check(&verdict, against: try run(for: cell, in: runs, cellCount: matched.count, reference: reference!),
+                    try check(&verdict, against: try run(for: cell, of: file, in: runs, cellCount: matched.count, reference: reference!),
                               fused: a, explicit: b.explicitForm, sides: (file.path, other.path))
                 }
                 verdicts.append(verdict)
