@@ -30,7 +30,8 @@ struct Convert: ParsableCommand {
             --to fused --names tf renames a legacy checkpoint without splitting it.
 
             OUTPUT ending in .safetensors is a safetensors file laid out as safetensors.torch.save_file \
-            lays it out (a PyTorch file split and fused back comes out byte for byte); it holds no attributes \
+            lays it out (a PyTorch file split and fused back comes out byte for byte, but for __metadata__ \
+            keys, which pass through HDF5 in name order); it holds no attributes \
             but the file's strings (__metadata__) and a split cell's record, so any other is an error naming \
             it (or left out with --drop-attributes).
 

@@ -257,4 +257,22 @@ import Testing
             if let expected { #expect(CellInventory.torchKey(expected.relative, scope: expected.scope) == key) }
         }
     }
+
+    /// PyTorch's other recurrent layers are not GRUs, with or without a GRU beside them: an LSTM's
+    /// `[4H, ·]` and an RNN's `[H, ·]` kernels are other variables, not broken cells. A GRU without biases
+    /// (`bias=False`) is a cell of its own layout, reset-after.
+    @Test func torchLSTMsAndRNNsAreNotCellsAndBiasFreeGRUsAre() {
+        func tensors(_ prefix: String, rows: Int, input: Int, hidden: Int, bias: Bool = true) -> [Variable] {
+            [Variable(name: prefix + "weight_ih_l0", elementType: .float(bits: 32), shape: [rows, input]),
+             Variable(name: prefix + "weight_hh_l0", elementType: .float(bits: 32), shape: [rows, hidden])]
+                + (bias ? ["bias_ih_l0", "bias_hh_l0"].map { Variable(name: prefix + $0, elementType: .float(bits: 32), shape: [rows]) } : [])
+        }
+        let inventory = CellInventory(variables: tensors("gru.", rows: 12, input: 3, hidden: 4) + tensors("lstm.", rows: 16, input: 3, hidden: 4)
+                                      + tensors("lstm2.", rows: 12, input: 4, hidden: 3) + tensors("rnn.", rows: 4, input: 3, hidden: 4)
+                                      + tensors("plain.", rows: 12, input: 3, hidden: 4, bias: false))
+        #expect(inventory.cells.map { "\($0.scope) \($0.layout.name)" } == ["gru.l0 torch-gru", "plain.l0 torch-gru-no-bias"])
+        #expect(inventory.problems.isEmpty, "\(inventory.problems)")
+        #expect(inventory.otherVariables.count == 12)
+        #expect(inventory.cells[1].family == .resetAfter)
+    }
 }

@@ -73,6 +73,43 @@ import Testing
         #expect(try Self.refusal(Self.file([("b", "F32", [1], Self.floats([2])), ("a", "F32", [1], Self.floats([1]))], header: header)) == "accepted")
     }
 
+    /// What the format's library also accepts: whitespace before the header, `__metadata__` null, and the
+    /// dtypes C64 and F8_E8M0. Negative control: a shape `-0` (which the library refuses) is refused.
+    @Test func whatTheLibraryLoadsIsRead() throws {
+        let header = "  {\"__metadata__\":null,\"c\":{\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[0,8]},"
+            + "\"e\":{\"dtype\":\"F8_E8M0\",\"shape\":[2],\"data_offsets\":[8,10]}}"
+        let file = try Self.open(Self.file([("c", "C64", [1], Array(repeating: 1, count: 8)), ("e", "F8_E8M0", [2], [7, 9])], header: header)).get()
+        #expect(try file.variables().map(\.elementType) == [.other("complex64"), .other("float8_e8m0fnu")])
+        #expect(try file.attributeNames(of: "").isEmpty)
+        #expect(try Self.refusal(Self.file([("w", "F32", [2], Self.floats([1, 2]))],
+                                           header: "{\"w\":{\"dtype\":\"F32\",\"shape\":[-0,2],\"data_offsets\":[0,8]}}"))
+                == "FILE: w: has a shape that is not a list of non-negative integers")
+    }
+
+    /// Writing: an empty tensor has no rows to write and is complete at once; h5py's bool (an HDF5 enum)
+    /// comes back as BOOL; a metadata key that only looks like a split record (no tensors under its scope)
+    /// stays the file's.
+    @Test func emptyTensorsBoolsAndMetadataAreWritten() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stw-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let hdf5 = try HDF5Writer(creating: dir + "/in.h5", temporaryPath: dir + "/in.h5.tmp")
+        try hdf5.write("flags", values: StoredValues(elementType: .other("bool"), shape: [3], storage: .bytes([1, 0, 1])))
+        try hdf5.create("empty", elementType: .float(bits: 32), shape: [4, 0])
+        try hdf5.finish()
+        let source = try HDF5File(readingFrom: dir + "/in.h5")
+        let writer = try SafetensorsWriter(creating: dir + "/out.safetensors", temporaryPath: dir + "/o.tmp", temporaryDataPath: dir + "/o.data")
+        for name in ["empty", "flags"] { try writer.copy(name, from: source, as: name) }
+        try writer.setStringAttribute("nothere@gru_convert_layout", "torch-gru", on: "")
+        try writer.finish()
+        let written = try SafetensorsFile(readingFrom: dir + "/out.safetensors")
+        #expect(try written.variables() == [Variable(name: "empty", elementType: .float(bits: 32), shape: [4, 0]),
+                                             Variable(name: "flags", elementType: .other("bool"), shape: [3])])
+        #expect(try written.readAll("flags").storage == .bytes([1, 0, 1]))
+        #expect(try written.attributeNames(of: "") == ["nothere@gru_convert_layout"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["in.h5", "out.safetensors"])
+    }
+
     @Test func lyingHeadersAreRefused() throws {
         let good = Self.file([("w", "F32", [2], Self.floats([1, 2]))])
         #expect(try Self.refusal(Array(good.prefix(7))) == "FILE: 7 bytes, too short for a safetensors file (8-byte header length)")
@@ -84,7 +121,7 @@ import Testing
         #expect(try Self.refusal(Self.file([("w", "F32", [2], Self.floats([1, 2]))], trailing: [0, 0, 0, 0]))
                 == "FILE: the tensors' bytes end at 8, but the file holds 12 bytes of data after its header")
         #expect(try Self.refusal(Self.file([("w", "F33", [2], Self.floats([1, 2]))]))
-                == "FILE: w: has dtype F33, which safetensors does not define")
+                == "FILE: w: has dtype F33, which gru-convert does not read")
         #expect(try Self.refusal(Self.file([("w", "F32", [3], Self.floats([1, 2]))]))
                 == "FILE: w: is F32 [3], 12 bytes, but its data_offsets [0, 8] hold 8")
         #expect(try Self.refusal(Self.file([("w", "F32", [-2], Self.floats([1, 2]))]))

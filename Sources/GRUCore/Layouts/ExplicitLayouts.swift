@@ -28,7 +28,7 @@ extension LayoutTable {
     /// Every layout this package knows, in the order discovery tries them.
     public static let all: [LayoutTable] = [
         .tfGRUCell, .tfGRUCell10, .tfLegacyGRUCell, .tfGRUBlockCell, .explicitResetBefore, .explicitResetAfter,
-        .kerasResetBefore, .kerasResetAfter, .kerasNoBias, .keras3ResetBefore, .keras3ResetAfter, .keras3NoBias, .torchGRU,
+        .kerasResetBefore, .kerasResetAfter, .kerasNoBias, .keras3ResetBefore, .keras3ResetAfter, .keras3NoBias, .torchGRU, .torchGRUNoBias,
     ]
 
     /// The layout named `name` (`tf-gru-cell`, `keras-reset-after`, ...).

@@ -181,8 +181,8 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
     public func fits(_ name: String, shape: [Int]) -> Bool {
         guard let tensor = tensor(named: name), tensor.shape.count == shape.count else { return false }
         let pairs = zip(tensor.shape, shape)
-        guard let (unitsOnly, value) = pairs.first(where: { $0.0.inputs == 0 && $0.0.units > 0 }),
-              (value - unitsOnly.constant) % unitsOnly.units == 0 else { return true }  // H not fixed by this tensor
+        guard let (unitsOnly, value) = pairs.first(where: { $0.0.inputs == 0 && $0.0.units > 0 }) else { return true }  // H not fixed by this tensor
+        guard (value - unitsOnly.constant) % unitsOnly.units == 0 else { return false }  // no whole H: an LSTM's [4H, H]
         let h = (value - unitsOnly.constant) / unitsOnly.units
         guard h >= 1 else { return false }
         return pairs.allSatisfy { extent, value in

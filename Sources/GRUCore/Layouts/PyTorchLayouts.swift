@@ -19,4 +19,14 @@ extension LayoutTable {
             basis: "weight_ih", basisExpectation: "which is not [3H, I] with I, H >= 1",
             identifying: ["weight_hh"], identifyingByShape: true, blocks: blocks)
     }()
+
+    /// PyTorch's `nn.GRU(bias=False)` and `nn.GRUCell(bias=False)`: `weight_ih` and `weight_hh` alone. Still
+    /// reset-after (PyTorch has no other kind); the biases are zero.
+    public static let torchGRUNoBias: LayoutTable = {
+        var table = torchGRU
+        table.name = "torch-gru-no-bias"
+        table.tensors = table.tensors.filter { $0.name.hasPrefix("weight") }
+        table.blocks = table.blocks.filter { $0.value.tensor.hasPrefix("weight") }
+        return table
+    }()
 }

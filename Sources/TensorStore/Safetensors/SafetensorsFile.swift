@@ -44,7 +44,7 @@ public final class SafetensorsFile: TensorSource {
         "I32": (.integer(bits: 32, signed: true), 4), "I64": (.integer(bits: 64, signed: true), 8),
         "U8": (.integer(bits: 8, signed: false), 1), "U16": (.integer(bits: 16, signed: false), 2),
         "U32": (.integer(bits: 32, signed: false), 4), "U64": (.integer(bits: 64, signed: false), 8),
-        "BOOL": (.other("bool"), 1),
+        "BOOL": (.other("bool"), 1), "C64": (.other("complex64"), 8), "F8_E8M0": (.other("float8_e8m0fnu"), 1),
     ]
 
     /// Whether the first bytes look like safetensors: a header length that fits the file, then `{`.
@@ -78,7 +78,10 @@ public final class SafetensorsFile: TensorSource {
         }
         try memoryBudget.check(elements: length, of: 1, file: path, object: nil, what: "reading its header")
         let header = try Self.read(file, at: 8, count: length, path: path)
-        guard header.first == UInt8(ascii: "{") else { throw damaged("its header does not start with {, so it is not safetensors") }
+        // The format's library skips whitespace before the header's `{`, as JSON allows.
+        guard header.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") else {
+            throw damaged("its header does not start with {, so it is not safetensors")
+        }
         let json: HeaderJSON
         do { json = try HeaderJSON.parse(header) } catch {
             throw damaged("its header is not valid JSON at byte \(error.offset) of \(length): \(error.reason)")
@@ -90,6 +93,7 @@ public final class SafetensorsFile: TensorSource {
         var metadata: [(String, String)] = []
         for (name, value) in members {
             if name == "__metadata__" {
+                if value == .null { continue }
                 guard case .object(let pairs) = value else { throw damaged("__metadata__ is not an object of strings") }
                 for (key, item) in pairs {
                     guard case .string(let text) = item else { throw damaged("__metadata__ \(key) is not a string") }
@@ -98,17 +102,19 @@ public final class SafetensorsFile: TensorSource {
                 continue
             }
             guard case .string(let dtype)? = value["dtype"] else { throw damaged("has no dtype string", name) }
-            guard let (type, width) = Self.dtypes[dtype] else { throw damaged("has dtype \(dtype), which safetensors does not define", name) }
+            guard let (type, width) = Self.dtypes[dtype] else {
+                throw StoreError(.unsupportedType, file: path, object: name, reason: "has dtype \(dtype), which gru-convert does not read")
+            }
             guard case .array(let extents)? = value["shape"] else { throw damaged("has no shape list", name) }
             let shape = try extents.map { extent -> Int in
-                guard case .number(let text) = extent, let value = Int(text), value >= 0 else {
+                guard case .number(let text) = extent, !text.hasPrefix("-"), let value = Int(text) else {
                     throw damaged("has a shape that is not a list of non-negative integers", name)
                 }
                 return value
             }
             guard case .array(let offsets)? = value["data_offsets"], offsets.count == 2,
                   case .number(let beginText) = offsets[0], case .number(let endText) = offsets[1],
-                  let begin = Int(beginText), let end = Int(endText), begin >= 0, begin <= end else {
+                  !beginText.hasPrefix("-"), !endText.hasPrefix("-"), let begin = Int(beginText), let end = Int(endText), begin <= end else {
                 throw damaged("has no data_offsets [begin, end] with begin <= end", name)
             }
             var bytes = width
@@ -165,9 +171,17 @@ public final class SafetensorsFile: TensorSource {
     /// The `__metadata__` keys for the file (`""`), in file order; for a cell's scope, the split record this
     /// tool keeps in `__metadata__` as `SCOPE@gru_convert_layout` (`SafetensorsWriter`).
     public func attributeNames(of object: String) throws -> [String] {
-        let record = "@" + SafetensorsWriter.layoutAttribute
-        if object.isEmpty { return metadata.map(\.key).filter { !$0.hasSuffix(record) } }
-        return metadata.contains { $0.key == object + record } ? [SafetensorsWriter.layoutAttribute] : []
+        if object.isEmpty { return metadata.map(\.key).filter { splitRecordScope($0) == nil } }
+        return metadata.contains { splitRecordScope($0.key) == object } ? [SafetensorsWriter.layoutAttribute] : []
+    }
+
+    /// The scope whose split record the metadata key `key` is (`SCOPE@gru_convert_layout`, for a scope that
+    /// has tensors here); nil for any other key, which is the file's own.
+    private func splitRecordScope(_ key: String) -> String? {
+        let suffix = "@" + SafetensorsWriter.layoutAttribute
+        guard key.hasSuffix(suffix) else { return nil }
+        let scope = String(key.dropLast(suffix.count))
+        return names.contains { $0.hasPrefix(scope + "/") } ? scope : nil
     }
 
     /// A `__metadata__` value (`object` `""`), or a scope's split record; nil for anything else.

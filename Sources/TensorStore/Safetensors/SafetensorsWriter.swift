@@ -90,7 +90,8 @@ public final class SafetensorsWriter: TensorSink {
         }
         let rows = shape.count >= 2 ? shape[0] : 1
         let rowBytes = rows == 0 ? 0 : count * width / rows
-        entries[name] = Entry(dtype: dtype, width: width, shape: shape, offset: end, size: count * width, rowBytes: rowBytes, rowCount: rows)
+        entries[name] = Entry(dtype: dtype, width: width, shape: shape, offset: end, size: count * width, rowBytes: rowBytes, rowCount: rows,
+                              nextRow: count == 0 ? rows : 0)    // nothing to write: complete already
         end += count * width
     }
 
@@ -111,7 +112,8 @@ public final class SafetensorsWriter: TensorSink {
         guard let variable = try source.variables().first(where: { $0.name == name }) else {
             throw StoreError(.notFound, file: source.path, object: name, reason: "no such tensor")
         }
-        _ = try Self.dtype(of: variable.elementType, file: source.path, object: name)
+        // h5py's bool is an HDF5 enum, which reads back as bool: the values' type decides, not the listing's.
+        if variable.elementType != .other("enum") { _ = try Self.dtype(of: variable.elementType, file: source.path, object: name) }
         if variable.elementType.byteWidth != nil, (1...2).contains(variable.shape.count) {
             try copyRows(of: variable, from: source, as: target)
         } else {

@@ -18,6 +18,9 @@ public enum TensorFiles {
         if kind == .missing, named, !PathKind(path + ".index").isFile {
             return try hdf5(path, memoryBudget)  // its own "no such file"
         }
+        if kind == .missing, path.lowercased().hasSuffix(".safetensors") {
+            return try SafetensorsFile(readingFrom: path, memoryBudget: memoryBudget)  // its own "no such file"
+        }
         do {
             return try TFCheckpointFile(readingFrom: path, memoryBudget: memoryBudget)
         } catch let error as StoreError where error.file == path
