@@ -130,4 +130,28 @@ import TensorStore
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["out.safetensors"])
         }
     }
+
+    /// An `nn.GRU(bias=False)` (no bias keys): verified as a reset-after cell with zero biases; its explicit
+    /// form is refused by name (no bias to split), never a crash. Written here with the library's writer.
+    @Test func aBiasFreeGRUIsVerifiedAndItsSplitRefused() throws {
+        try withScratchDirectory("no-bias") { directory in
+            let path = directory + "/plain.safetensors"
+            let writer = try SafetensorsWriter(creating: path, temporaryPath: path + ".tmp", temporaryDataPath: path + ".data")
+            for (name, shape) in [("weight_ih_l0", [12, 3]), ("weight_hh_l0", [12, 4])] {
+                let values = (0..<(shape[0] * shape[1])).map { Float(($0 * 37) % 17) / 17 - 0.5 }
+                try writer.create(name, elementType: .float(bits: 32), shape: shape)
+                try values.withUnsafeBytes { try writer.writeRawRows(name, rows: 0..<shape[0], from: $0) }
+            }
+            try writer.finish()
+            let inspected = try GRUConvertBinary.run("inspect", path)
+            #expect(inspected.stdout.contains("\nl0    torch-gru-no-bias  reset-after      3      4  float32  -\n"), "\(inspected.stdout)")
+            let verified = try GRUConvertBinary.run("verify", path)
+            #expect(verified.status == 0 && verified.stdout.hasSuffix("equivalent: 1 of 1 cells\n"), "\(verified.stdout)")
+            let output = directory + "/split.h5"
+            let refused = try GRUConvertBinary.run("convert", path, output)
+            #expect(refused.status == 2 && refused.stderr == "error: \(path): l0: a torch-gru-no-bias cell stores no br (its biases are "
+                    + "zero); writing its explicit form is not supported yet (leave it out with --cell)\n", "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+    }
 }

@@ -235,6 +235,12 @@ public struct ConversionPlan: Sendable {
         }
         let from = cell.layout, d = cell.dimensions
         let to = try target(of: cell, options: options, recorded: recorded, file: file)
+        // A layout without biases (PyTorch's bias=False) has nothing to split them from.
+        if to.isExplicit, let missing = ExplicitTensor.tensors(of: to.family ?? .resetAfter).first(where: { from.range(of: $0, d) == nil }) {
+            throw StoreError(.invalidRequest, file: file.path, object: cell.scope.isEmpty ? "/" : cell.scope,
+                             reason: "a \(from.name) cell stores no \(missing.rawValue) (its biases are zero); writing its explicit form "
+                                 + "is not supported yet (leave it out with --cell)")
+        }
         guard from.isExplicit != to.isExplicit || from.isRenaming(of: to) else {
             throw StoreError(.invalidRequest, file: file.path, object: cell.scope.isEmpty ? "/" : cell.scope,
                              reason: "converting \(from.name) to \(to.name) directly is not supported; split it with --to explicit")
