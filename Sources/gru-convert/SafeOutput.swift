@@ -41,21 +41,18 @@ enum SafeOutput {
         let temporaries = temporaries(of: output, process: getpid())
         SignalCleanup.arm(temporaries)
         do {
+            let writer: any PublishingSink
             if isSafetensors(output) {
-                let writer = try SafetensorsWriter(creating: output, temporaryPath: temporaries[0], temporaryDataPath: temporaries[1])
-                writer.dropsAttributes = dropAttributes
-                writer.replacesExisting = force
-                writer.beforePublishing = HDF5Calls.shutDownLibrary
-                return writer
+                let safetensors = try SafetensorsWriter(creating: output, temporaryPath: temporaries[0], temporaryDataPath: temporaries[1])
+                safetensors.dropsAttributes = dropAttributes
+                writer = safetensors
+            } else if isCheckpoint(output) {
+                let checkpoint = try TFCheckpointWriter(creating: output, temporaryIndexPath: temporaries[0], temporaryDataPath: temporaries[1])
+                checkpoint.dropsAttributes = dropAttributes
+                writer = checkpoint
+            } else {
+                writer = try HDF5Writer(creating: output, temporaryPath: temporaries[0])
             }
-            if isCheckpoint(output) {
-                let writer = try TFCheckpointWriter(creating: output, temporaryIndexPath: temporaries[0], temporaryDataPath: temporaries[1])
-                writer.dropsAttributes = dropAttributes
-                writer.replacesExisting = force
-                writer.beforePublishing = HDF5Calls.shutDownLibrary
-                return writer
-            }
-            let writer = try HDF5Writer(creating: output, temporaryPath: temporaries[0])
             writer.replacesExisting = force
             // libhdf5 is done with: its shutdown runs now, so that a heap a malformed input damaged inside it
             // fails before OUTPUT appears (then the parent removes the temporary file), never after.

@@ -110,6 +110,24 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["in.h5", "out.safetensors"])
     }
 
+    /// Names and metadata holding quotes, backslashes and control characters are escaped in the header and
+    /// read back as they were (a wrong escape would make the header invalid JSON, or another name).
+    @Test func namesAreEscapedInTheHeader() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ste-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let name = "a\"b\\c\nd\u{1}é"
+        let writer = try SafetensorsWriter(creating: dir + "/x.safetensors", temporaryPath: dir + "/x.tmp", temporaryDataPath: dir + "/x.data")
+        try writer.create(name, elementType: .float(bits: 32), shape: [1])
+        try Self.floats([3]).withUnsafeBytes { try writer.writeRawRows(name, rows: 0..<1, from: $0) }
+        try writer.setStringAttribute("note", "say \"hi\"\t", on: "")
+        try writer.finish()
+        let file = try SafetensorsFile(readingFrom: dir + "/x.safetensors")
+        #expect(try file.variables().map(\.name) == [name])
+        #expect(try file.stringAttribute("note", of: "") == "say \"hi\"\t")
+        #expect(SafetensorsWriter.quoted("\"\n\u{1}") == "\"\\\"\\n\\u0001\"")
+    }
+
     @Test func lyingHeadersAreRefused() throws {
         let good = Self.file([("w", "F32", [2], Self.floats([1, 2]))])
         #expect(try Self.refusal(Array(good.prefix(7))) == "FILE: 7 bytes, too short for a safetensors file (8-byte header length)")

@@ -9,10 +9,9 @@ extension Verifier {
     /// other sizes is an input error, as a missing one is.
     func run(for cell: GRUCell, of file: any TensorSource, in runs: [ReferenceRun], cellCount: Int,
              reference: any TensorSource) throws -> ReferenceRun {
-        let userName = CellInventory.userName(of: cell, in: file)
         guard let run = runs.first(where: { $0.scope == cell.scope })
             ?? runs.first(where: { ScopeNames.current($0.scope) == ScopeNames.current(cell.scope) })
-            ?? userName.flatMap({ name in runs.first { $0.scope == name } })
+            ?? CellInventory.userName(of: cell, in: file).flatMap({ name in runs.first { $0.scope == name } })
             ?? (runs.count == 1 && cellCount == 1 ? runs[0] : nil) else {
             throw StoreError(.invalidRequest, file: reference.path, object: cell.scope,
                              reason: "no reference run for this cell (expected \(cell.scope)/inputs, initial_state, outputs)")

@@ -218,7 +218,7 @@ public final class HDF5File: TensorSource {
             return .integer(bits: bits, signed: sign == H5T_SGN_2)
         case H5T_STRING: return .string
         case H5T_COMPOUND: return .other("compound")
-        case H5T_ENUM: return .other("enum")
+        case H5T_ENUM: return isBool(type) ? .other("bool") : .other("enum")
         case H5T_OPAQUE: return .other("opaque")
         case H5T_BITFIELD: return .other("bitfield")
         case H5T_REFERENCE: return .other("reference")
@@ -228,6 +228,18 @@ public final class HDF5File: TensorSource {
         default:
             throw StoreError(.damaged, file: path, object: name, reason: "has an unreadable element type")
         }
+    }
+
+    /// Whether an enum type is h5py's bool: one byte, `FALSE = 0` and `TRUE = 1`, as it writes NumPy bools.
+    private func isBool(_ type: HDF5Handle) -> Bool {
+        guard HDF5Library.locked({ H5Tget_size(type.id) }) == 1, HDF5Library.locked({ H5Tget_nmembers(type.id) }) == 2 else { return false }
+        var names = [CChar](repeating: 0, count: 16), other = [CChar](repeating: 0, count: 16)
+        var zero: Int8 = 0, one: Int8 = 1
+        let memory = HDF5Library.locked { H5Tget_native_type(type.id, H5T_DIR_DEFAULT) }
+        defer { _ = HDF5Library.locked { H5Tclose(memory) } }
+        return HDF5Library.locked({ H5Tenum_nameof(memory, &zero, &names, 16) }) >= 0
+            && HDF5Library.locked({ H5Tenum_nameof(memory, &one, &other, 16) }) >= 0
+            && string(names) == "FALSE" && string(other) == "TRUE"
     }
 
     /// The dataset's extents (`H5Sget_simple_extent_dims`); `[]` for a scalar or a null dataspace.

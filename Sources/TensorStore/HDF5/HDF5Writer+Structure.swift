@@ -77,7 +77,7 @@ extension HDF5Writer {
         for index in 0..<stored.count {
             guard let found = try source.target(of: stored, at: index, place: item.place) else { continue }
             guard index < targets.count, let object = targets[index], let name = outputName(object) else {
-                throw notWritten(targets[safe: index].flatMap { $0 } ?? "an object", for: item, source)
+                throw notWritten((index < targets.count ? targets[index] : nil) ?? "an object", for: item, source)
             }
             _ = try call("make reference \(index)", item.place) {
                 bytes.withUnsafeMutableBytes {
@@ -132,9 +132,4 @@ extension HDF5Writer {
         }, .attribute)
         _ = try call("write the attribute", item.place) { bytes.withUnsafeBytes { H5Awrite(created.id, type.id, $0.baseAddress) } }
     }
-}
-
-extension Array {
-    /// The element at `index`, or nil past the end.
-    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }

@@ -394,19 +394,7 @@ extension HDF5File {
         let stored = try HDF5Handle(call("read the type", name) { H5Dget_type(dataset.id) }, .datatype)
         let shape = try shape(of: dataset, name)
         let count = shape.reduce(1, *)
-        var type = try elementType(stored, name)
-        let size = HDF5Library.locked { H5Tget_size(stored.id) }
-        if type == .other("enum"), size == 1, HDF5Library.locked({ H5Tget_nmembers(stored.id) }) == 2 {
-            var names = [CChar](repeating: 0, count: 16), other = [CChar](repeating: 0, count: 16)
-            var zero: Int8 = 0, one: Int8 = 1
-            let memory = HDF5Library.locked { H5Tget_native_type(stored.id, H5T_DIR_DEFAULT) }
-            defer { _ = HDF5Library.locked { H5Tclose(memory) } }
-            if HDF5Library.locked({ H5Tenum_nameof(memory, &zero, &names, 16) }) >= 0,
-               HDF5Library.locked({ H5Tenum_nameof(memory, &one, &other, 16) }) >= 0,
-               string(names) == "FALSE", string(other) == "TRUE" {
-                type = .other("bool")
-            }
-        }
+        let type = try elementType(stored, name)
         let width: Int
         let memory: HDF5Handle
         switch type {

@@ -112,8 +112,7 @@ public final class SafetensorsWriter: TensorSink {
         guard let variable = try source.variables().first(where: { $0.name == name }) else {
             throw StoreError(.notFound, file: source.path, object: name, reason: "no such tensor")
         }
-        // h5py's bool is an HDF5 enum, which reads back as bool: the values' type decides, not the listing's.
-        if variable.elementType != .other("enum") { _ = try Self.dtype(of: variable.elementType, file: source.path, object: name) }
+        _ = try Self.dtype(of: variable.elementType, file: source.path, object: name)
         if variable.elementType.byteWidth != nil, (1...2).contains(variable.shape.count) {
             try copyRows(of: variable, from: source, as: target)
         } else {

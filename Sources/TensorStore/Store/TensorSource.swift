@@ -164,6 +164,19 @@ public protocol TensorSink: AnyObject {
     func discard()
 }
 
+/// A sink that writes a file of its own and publishes it in `finish()`: whether it may replace a file that
+/// is there (`--force`), and what runs once the file is complete, just before it appears.
+public protocol PublishingSink: TensorSink {
+    /// Whether `finish()` may replace a file at the output path.
+    var replacesExisting: Bool { get set }
+    /// Run by `finish()` once the file is complete and synced, just before it is renamed into place.
+    var beforePublishing: () throws -> Void { get set }
+}
+
+extension HDF5Writer: PublishingSink {}
+extension TFCheckpointWriter: PublishingSink {}
+extension SafetensorsWriter: PublishingSink {}
+
 extension TensorSink {
     /// None: a sink that keeps everything has nothing to say.
     public var notes: [String] { [] }
