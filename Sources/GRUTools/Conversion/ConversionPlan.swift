@@ -37,14 +37,13 @@ public struct ConversionOptions: Sendable {
     /// that is refused, naming the first.
     public var dropUncarried = false
 
-    /// The output can hold what `TensorSource.structure()` lists (an HDF5 output); by default, unless flat.
-    public var carriesStructure: Bool
+    /// The output can hold what `TensorSource.structure()` lists: an HDF5 output, not a flat one.
+    public var carriesStructure: Bool { !flatOutput }
     /// What a flat output is, for messages about what it cannot hold.
     public var flatOutputName = "a TensorFlow checkpoint"
 
     /// Options; by default every cell, split, under its own names, into a hierarchical output.
     public init(target: ConversionTarget = .explicit, names: NameStyle = .keep, cells: [String] = [], flatOutput: Bool = false) {
-        carriesStructure = !flatOutput
         // `/rnn/gru_cell` (h5ls's spelling) names the scope `rnn/gru_cell`; `/` alone is the root scope.
         let scopes = cells.map { String($0.drop { $0 == "/" }) }
         (self.target, self.names, self.cells, self.flatOutput) = (target, names, scopes, flatOutput)
