@@ -59,8 +59,13 @@ struct Convert: ParsableCommand {
     @Argument(help: "The checkpoint to write.")
     var output: String
 
-    @Option(help: "explicit: one tensor per gate (Wr ... bh, plus bUr bUz bUh for reset-after); fused: the cell's fused layout.")
-    var to: Target = .explicit
+    @Option(help: ArgumentHelp("explicit: one tensor per gate (Wr ... bh, plus bUr bUz bUh for reset-after); fused: the cell's fused layout; keras: Keras 2 weights .h5; keras3: Keras 3 .weights.h5; torch: PyTorch nn.GRU safetensors; onnx: an ONNX model. Default: from OUTPUT's name (.onnx: onnx, .weights.h5: keras3), else explicit.", valueName: "explicit|fused|keras|keras3|torch|onnx"))
+    var to: Target?
+
+    @Option(name: .customLong("reset-after"), help: ArgumentHelp(
+        "For cells whose tensors do not record it (a Keras GRU without a bias): true if the reset acts after the recurrent product (Keras reset_after=True), false if before.",
+        valueName: "true|false"))
+    var resetAfter: Bool?
 
     @Option(help: "keep: each cell's scope (and, fusing, its original layout); tf: TF >= 1.2 names; legacy: TF <= 0.12 names.")
     var names: Names = .keep
@@ -86,17 +91,50 @@ struct Convert: ParsableCommand {
 
     @OptionGroup var memory: MemoryOption
 
-    enum Target: String, ExpressibleByArgument, CaseIterable { case explicit, fused }
+    enum Target: String, ExpressibleByArgument, CaseIterable { case explicit, fused, keras, keras3, torch, onnx }
+
+    /// `--to`, or what OUTPUT's name implies: `.onnx` an ONNX model, `.weights.h5` Keras 3's weights file
+    /// (the name Keras itself dispatches on); anything else the explicit form.
+    var target: ConversionTarget {
+        if let to { return ConversionTarget(rawValue: to.rawValue)! }
+        let name = output.lowercased()
+        if name.hasSuffix(".onnx") { return .onnx }
+        if name.hasSuffix(".weights.h5") { return .keras3 }
+        return .explicit
+    }
+
+    func validate() throws {
+        let name = output.lowercased()
+        switch target {
+        case .onnx where !name.hasSuffix(".onnx"):
+            throw ValidationError("--to onnx writes an ONNX model: name OUTPUT *.onnx")
+        case .torch where !SafeOutput.isSafetensors(output):
+            throw ValidationError("--to torch writes a safetensors file: name OUTPUT *.safetensors")
+        case .keras3 where !name.hasSuffix(".weights.h5"):
+            throw ValidationError("--to keras3 writes a Keras 3 weights file, which Keras loads only when it is named *.weights.h5")
+        case .keras where !name.hasSuffix(".h5") || name.hasSuffix(".weights.h5"):
+            throw ValidationError("--to keras writes a Keras 2 weights file, which Keras loads as one only when it is named *.h5 "
+                                  + "but not *.weights.h5")
+        case .explicit where name.hasSuffix(".onnx"), .fused where name.hasSuffix(".onnx"):
+            throw ValidationError("an ONNX model holds GRU nodes, not \(target.rawValue) tensors: use --to onnx")
+        default: break
+        }
+        if name.hasSuffix(".keras") {
+            throw ValidationError("gru-convert does not write .keras archives; write --to keras3 OUTPUT.weights.h5 and load it with "
+                                  + "model.load_weights")
+        }
+    }
     enum Names: String, ExpressibleByArgument, CaseIterable { case keep, tf, legacy }
 
     func run() throws {
         let file = try openStore(input, external: external, budget: memory.budget)
         let opened = FileIdentity.snapshot(of: file)     // a change from here on fails the conversion
-        var options = ConversionOptions(target: to == .explicit ? .explicit : .fused,
+        var options = ConversionOptions(target: target,
                                         names: NameStyle(rawValue: names.rawValue)!, cells: cells,
                                         flatOutput: SafeOutput.isCheckpoint(output) || SafeOutput.isSafetensors(output))
         if SafeOutput.isSafetensors(output) { options.flatOutputName = "a safetensors file" }
         options.dropUncarried = dropUnsupported
+        options.declaredFamily = resetAfter.map { $0 ? .resetAfter : .resetBefore }
         let plan = try ConversionPlan.make(for: file, options: options)
         var bytes: Int? = nil
         // Every refusal of a real run, --dry-run included. A checkpoint is two files; the input is compared

@@ -39,11 +39,45 @@ import Testing
         }
     }
 
-    /// The blocks cover every element of every stored tensor exactly once.
+    /// The blocks and added blocks (ONNX reset-before's `Rb`) cover every element of every stored tensor exactly once.
     @Test(arguments: LayoutTable.all.map(\.name))
     func blocksTileTheStoredTensorsExactlyOnce(_ name: String) {
         let table = LayoutTable.named(name)!
-        #expect(coverage(table, ExplicitTensor.allCases.compactMap { table.range(of: $0, dims) }) == .exactlyOnce)
+        let places = ExplicitTensor.allCases.compactMap { table.range(of: $0, dims) }
+            + ExplicitTensor.allCases.compactMap { table.addedRange(of: $0, dims) }
+        #expect(coverage(table, places) == .exactlyOnce)
+    }
+
+    /// Negative control: without its added blocks, ONNX reset-before's `B` has a gap (`Rb`), which the check sees.
+    @Test func onnxResetBeforeWithoutItsAddedBlocksLeavesRbUncovered() {
+        let table = LayoutTable.onnxResetBefore
+        #expect(coverage(table, ExplicitTensor.allCases.compactMap { table.range(of: $0, dims) }) == .gapsOrOverlaps)
+        #expect(table.addedRange(of: .bz, dims) == BlockRange(tensor: "B", rows: nil, columns: (3 * dims.units)..<(4 * dims.units)))
+        #expect(table.addedRange(of: .br, dims) == BlockRange(tensor: "B", rows: nil, columns: (4 * dims.units)..<(5 * dims.units)))
+    }
+
+    /// ONNX stacks the gates as rows `z, r, h` (PyTorch's are `r, z, n`); reset-after's `Rb` is the recurrent bias.
+    @Test func onnxGatesAreTransposedRowBlocksInUpdateResetOrder() {
+        let (h, table) = (dims.units, LayoutTable.onnxResetAfter)
+        #expect(table.range(of: .Wz, dims) == BlockRange(tensor: "W", rows: 0..<h, columns: 0..<dims.inputSize, transposed: true))
+        #expect(table.range(of: .Ur, dims) == BlockRange(tensor: "R", rows: h..<(2 * h), columns: 0..<h, transposed: true))
+        #expect(table.range(of: .bUh, dims) == BlockRange(tensor: "B", rows: nil, columns: (5 * h)..<(6 * h)))
+        #expect(LayoutTable.onnxResetBefore.range(of: .bUh, dims) == nil)
+    }
+
+    /// Splitting ONNX reset-before adds `Rb` to `Wb`: zero leaves every bit (a negative zero in `Wb` stays
+    /// negative), a non-zero `Rb` is summed.
+    @Test func onnxResetBeforeSplitAddsTheRecurrentBias() throws {
+        let d = CellDimensions(inputSize: 1, units: 1)
+        let w = Tensor<Float>(shape: [3, 1], scalars: [1, 2, 3]), r = Tensor<Float>(shape: [3, 1], scalars: [4, 5, 6])
+        let zeroRb = Tensor<Float>(shape: [6], scalars: [-0.0, 0.5, 0.25, 0, -0.0, 0])
+        let kept = try LayoutTable.onnxResetBefore.split(["W": w, "R": r, "B": zeroRb], dimensions: d, family: .resetBefore)
+        #expect(kept[.bz].scalars[0].bitPattern == (-0.0 as Float).bitPattern)
+        #expect(kept[.br].scalars == [0.5] && kept[.bh].scalars == [0.25])
+        let summed = try LayoutTable.onnxResetBefore.split(["W": w, "R": r, "B": Tensor(shape: [6], scalars: [1, 2, 3, 0.5, 0.25, 0.125])],
+                                                          dimensions: d, family: .resetBefore)
+        #expect(summed[.bz].scalars == [1.5] && summed[.br].scalars == [2.25] && summed[.bh].scalars == [3.125])
+        #expect(summed[.Wz].scalars == [1] && summed[.Wr].scalars == [2] && summed[.Uh].scalars == [6])
     }
 
     /// Negative control: the classic r/z swap (Wr taken from the update columns) overlaps Wz and leaves

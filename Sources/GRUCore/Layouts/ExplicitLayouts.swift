@@ -29,6 +29,7 @@ extension LayoutTable {
     public static let all: [LayoutTable] = [
         .tfGRUCell, .tfGRUCell10, .tfLegacyGRUCell, .tfGRUBlockCell, .explicitResetBefore, .explicitResetAfter,
         .kerasResetBefore, .kerasResetAfter, .kerasNoBias, .keras3ResetBefore, .keras3ResetAfter, .keras3NoBias, .torchGRU, .torchGRUNoBias,
+        .onnxResetAfter, .onnxResetBefore, .onnxNoBiasResetAfter, .onnxNoBiasResetBefore,
     ]
 
     /// The layout named `name` (`tf-gru-cell`, `keras-reset-after`, ...).

@@ -136,6 +136,10 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
     public var identifyingByShape: Bool
     /// Where each explicit tensor lies; a tensor with no block (a bias of a cell without biases) is zero.
     public var blocks: [ExplicitTensor: Block]
+    /// Further places whose values add to an explicit tensor: ONNX's `Rb` of a reset-before GRU, which the
+    /// cell adds to `Wb` (`linear_before_reset=0`). `split` adds them (exact when they are zero, the usual
+    /// case; one rounding per element otherwise); `fuse` writes zeros there.
+    public var addedBlocks: [ExplicitTensor: Block] = [:]
 
     /// A layout table; see the properties.
     public init(name: String, naming: String, family: CellFamily?, tensors: [StoredTensor], basis: String,
@@ -194,7 +198,7 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
     /// True when `other` stores the same tensors in the same places under other names (TensorFlow's name
     /// generations): converting between them is renaming, tensor for tensor.
     public func isRenaming(of other: LayoutTable) -> Bool {
-        guard tensors.count == other.tensors.count, family == other.family,
+        guard tensors.count == other.tensors.count, family == other.family, addedBlocks.isEmpty, other.addedBlocks.isEmpty,
               zip(tensors, other.tensors).allSatisfy({ $0.shape == $1.shape }) else { return false }
         let index = Dictionary(uniqueKeysWithValues: tensorNames.enumerated().map { ($1, $0) })
         let otherIndex = Dictionary(uniqueKeysWithValues: other.tensorNames.enumerated().map { ($1, $0) })
@@ -228,7 +232,17 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
     /// The concrete place of `tensor`'s block in a cell of dimensions `d`; nil when the layout has no block
     /// for it (a bias of a cell without biases, a recurrent bias of a reset-before cell).
     public func range(of tensor: ExplicitTensor, _ d: CellDimensions) -> BlockRange? {
-        guard let block = blocks[tensor], let stored = self.tensor(named: block.tensor) else { return nil }
+        blocks[tensor].flatMap { range(of: $0, d) }
+    }
+
+    /// The concrete place of `tensor`'s added block (`addedBlocks`) in a cell of dimensions `d`, if any.
+    public func addedRange(of tensor: ExplicitTensor, _ d: CellDimensions) -> BlockRange? {
+        addedBlocks[tensor].flatMap { range(of: $0, d) }
+    }
+
+    /// The concrete place of `block` in a cell of dimensions `d`.
+    private func range(of block: Block, _ d: CellDimensions) -> BlockRange? {
+        guard let stored = self.tensor(named: block.tensor) else { return nil }
         let shape = stored.shape(d)
         let width = d.units
         let gate = (block.column * width)..<((block.column + 1) * width)
@@ -262,22 +276,34 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
                 result[tensor] = Tensor(shape: shape, scalars: Array(repeating: Scalar.zero, count: shape.reduce(1, *)))
                 continue
             }
-            let width = source.shape.last!
-            var scalars: [Scalar] = []
-            scalars.reserveCapacity(shape.reduce(1, *))
-            if place.transposed, let rows = place.rows {
-                // Explicit row i is stored column i of the gate's rows.
-                for column in place.columns {
-                    for row in rows { scalars.append(source.scalars[row * width + column]) }
-                }
-            } else {
-                for row in place.rows ?? 0..<1 {
-                    scalars.append(contentsOf: source.scalars[(row * width + place.columns.lowerBound)..<(row * width + place.columns.upperBound)])
+            var scalars = Self.copy(place, of: source, count: shape.reduce(1, *))
+            // An added block's values add in; a zero (of either sign) leaves the bits as they are.
+            if let added = addedRange(of: tensor, d), let addedSource = stored[added.tensor] {
+                for (index, value) in Self.copy(added, of: addedSource, count: scalars.count).enumerated() where value != .zero {
+                    scalars[index] += value
                 }
             }
             result[tensor] = Tensor(shape: shape, scalars: scalars)
         }
         return try ExplicitWeights(result, family: family)
+    }
+
+    /// The elements of `place` in `source`, in the explicit tensor's order (a transposed block transposed back).
+    private static func copy<Scalar>(_ place: BlockRange, of source: Tensor<Scalar>, count: Int) -> [Scalar] {
+        let width = source.shape.last!
+        var scalars: [Scalar] = []
+        scalars.reserveCapacity(count)
+        if place.transposed, let rows = place.rows {
+            // Explicit row i is stored column i of the gate's rows.
+            for column in place.columns {
+                for row in rows { scalars.append(source.scalars[row * width + column]) }
+            }
+        } else {
+            for row in place.rows ?? 0..<1 {
+                scalars.append(contentsOf: source.scalars[(row * width + place.columns.lowerBound)..<(row * width + place.columns.upperBound)])
+            }
+        }
+        return scalars
     }
 
     /// The stored tensors of this layout holding `explicit`'s values, each block copied in. Exact; `split`

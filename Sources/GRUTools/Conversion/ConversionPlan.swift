@@ -9,6 +9,17 @@ public enum ConversionTarget: String, CaseIterable, Sendable {
     /// A fused layout of the cell's family: the one it was split from, else TensorFlow's `GRUCell`
     /// (reset-before) or Keras's `reset_after=True` GRU (reset-after).
     case fused
+    /// Keras 2 weights `.h5` (`Framework.keras`).
+    case keras
+    /// Keras 3 `.weights.h5` (`Framework.keras3`).
+    case keras3
+    /// A PyTorch `nn.GRU` state dict (`Framework.torch`).
+    case torch
+    /// An ONNX model (`Framework.onnx`).
+    case onnx
+
+    /// The framework whose file this target is, if it is one.
+    public var framework: Framework? { Framework(rawValue: rawValue) }
 }
 
 /// How `convert` names what it writes.
@@ -32,6 +43,8 @@ public struct ConversionOptions: Sendable {
     /// The output has flat names (a TensorFlow checkpoint), so `x` and `x/Adam` can both be written;
     /// an HDF5 output cannot hold a dataset that is also a group.
     public var flatOutput: Bool
+    /// The family of cells whose tensors do not record it (a Keras GRU without a bias), as `--reset-after` says.
+    public var declaredFamily: CellFamily? = nil
     /// Convert even when the input holds what a conversion cannot carry (`TensorSource.structure()` items
     /// the output cannot hold or whose objects it replaces), listing it in the plan's notes; by default
     /// that is refused, naming the first.
@@ -82,6 +95,10 @@ public struct PlannedCell: Sendable {
     var tensors: [(tensor: String, dataset: PlannedDataset)]
     /// Slot datasets, with the target layout's tensor they belong to.
     var slots: [(tensor: String, dataset: PlannedDataset)]
+    /// The stored names of the source cell's tensors, by the source layout's relative names.
+    public var sourceNames: [String: String] = [:]
+    /// The family the cell is converted as: its own, or `--reset-after`'s for one that does not record it.
+    public var family: CellFamily? = nil
     /// For a split: the fused layout recorded on the output scope (`gru_convert_layout`), which fusing with
     /// `--names keep` restores. The layout read, unless the names were changed: then the TF1 GRUCell
     /// layout of the new names, so that fusing back does not mix two generations' spellings.
@@ -100,6 +117,10 @@ public struct ConversionPlan: Sendable {
     /// What the input holds besides variables and containers that is written too (`StructureItem`):
     /// second names, links, committed datatypes, references re-pointed to the objects as written.
     public var carried: [StructureItem]
+    /// The framework written, for `--to keras|keras3|torch|onnx`.
+    public var framework: Framework? = nil
+    /// What that framework's loader needs besides the tensors (groups, attributes).
+    public var frame = Framework.Frame()
     /// Output names of copied datasets that are not their own (a tensor suffix added or removed).
     public var copiedAs: [String: String] = [:]
     /// What the plan changed that the user should know, one sentence each.
@@ -145,6 +166,9 @@ public struct ConversionPlan: Sendable {
             throw StoreError(.notACell, file: file.path, object: problem.scope.isEmpty ? "/" : problem.scope,
                                   reason: "not a consistent GRU cell, so it cannot be converted: \(problem.reason) "
                                       + "(name the cells to convert with --cell)")
+        }
+        if let framework = options.target.framework {
+            return try planFramework(framework, cells: chosen, inventory: inventory, file: file, options: options)
         }
         var cells: [PlannedCell] = []
         for cell in chosen {
@@ -203,6 +227,8 @@ public struct ConversionPlan: Sendable {
                              + "(leave it out with --cell)")
         }
         switch (options.target, options.names) {
+        case (.keras, _), (.keras3, _), (.torch, _), (.onnx, _):
+            preconditionFailure("framework targets are planned by planFramework")
         case (.explicit, _):
             return .explicit(family)
         case (.fused, .keep):
@@ -286,13 +312,15 @@ public struct ConversionPlan: Sendable {
         case .legacy where tfGRUCells.contains(from.name): .tfLegacyGRUCell
         default: from
         }
-        return PlannedCell(scope: cell.scope, targetScope: targetScope, from: from, to: to, dimensions: d,
-                           datasets: tensors.map(\.1) + slots.map(\.1), tensors: tensors, slots: slots, recordedLayout: recorded)
+        var planned = PlannedCell(scope: cell.scope, targetScope: targetScope, from: from, to: to, dimensions: d,
+                                  datasets: tensors.map(\.1) + slots.map(\.1), tensors: tensors, slots: slots, recordedLayout: recorded)
+        (planned.family, planned.sourceNames) = (cell.family, cell.storedNames)
+        return planned
     }
 
     /// Refuses a plan whose output names collide: two datasets with one name, a dataset where another
     /// needs a group, or a slot left behind because its siblings are missing.
-    private func checkNamesAreFree(file: any TensorSource, flatOutput: Bool) throws {
+    func checkNamesAreFree(file: any TensorSource, flatOutput: Bool) throws {
         let written = copied.map(outputName(ofCopied:)) + cells.flatMap { $0.datasets.map(\.name) }
             + carried.filter { if case .referenceAttribute = $0.kind { false } else { true } }.map { outputName(ofCopied: $0.name) }
         var seen = Set<String>()

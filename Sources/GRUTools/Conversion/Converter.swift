@@ -42,7 +42,17 @@ public struct Converter {
         for name in plan.copied { try writer.copy(name, from: input, as: plan.outputName(ofCopied: name)) }
         for (index, cell) in plan.cells.enumerated() {
             progress(index, plan.cells.count, cell.scope)
-            try write(cell, from: input, into: writer)
+            if plan.framework != nil || !cell.from.addedBlocks.isEmpty {
+                try relayout(cell, from: input, into: writer)
+            } else {
+                try write(cell, from: input, into: writer)
+            }
+        }
+        if plan.framework != nil {
+            // A framework's file: its own attributes, none of the input's (`ConversionPlan.planFramework` names those).
+            for (object, name, value) in plan.frame.attributes { try writer.setStringAttribute(name, value, on: object) }
+            for (object, name, values) in plan.frame.listAttributes { try writer.setStringListAttribute(name, values, on: object) }
+            return
         }
         // Attributes of every group that exists in the output, and of the file.
         let fusedScopes = Set(plan.cells.filter { !$0.to.isExplicit }.map(\.targetScope))
@@ -94,6 +104,54 @@ public struct Converter {
                      input: input)
             // A fused tensor takes its first piece's attributes.
             try writer.copyAttributes(of: dataset.sources[0], from: input, to: dataset.name, skip: { _ in false })
+        }
+    }
+
+    /// Writes a cell in another fused layout (another framework's) or splits one whose layout adds blocks
+    /// (ONNX's reset-before `Rb`): every tensor of the cell read whole (within the memory budget), split
+    /// to the explicit form and fused into the target layout, elements carried by value in their stored
+    /// type, so bits are unchanged but where an added block is not zero (then one float addition each).
+    private func relayout(_ cell: PlannedCell, from input: any TensorSource, into writer: any TensorSink) throws {
+        let variables = Dictionary(try input.variables().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let storedNames = cell.datasets.flatMap(\.sources)
+        guard let first = storedNames.first, let elementType = variables[first]?.elementType else { return }
+        switch elementType {
+        case .float(bits: 16): try relayout(cell, as: Float16.self, elementType: elementType, from: input, into: writer)
+        case .float(bits: 32): try relayout(cell, as: Float.self, elementType: elementType, from: input, into: writer)
+        case .float(bits: 64): try relayout(cell, as: Double.self, elementType: elementType, from: input, into: writer)
+        default: throw StoreError(.unsupportedType, file: input.path, object: first, reason: "is not a float tensor")
+        }
+    }
+
+    private func relayout<Scalar: RawFloat>(_ cell: PlannedCell, as: Scalar.Type, elementType: ElementType,
+                                           from input: any TensorSource, into writer: any TensorSink) throws {
+        let (from, to, d) = (cell.from, cell.to, cell.dimensions)
+        if let slot = cell.slots.first {
+            throw StoreError(.unsupportedType, file: input.path, object: slot.dataset.sources[0],
+                             reason: "is an optimizer slot of a \(from.name) cell, whose slots gru-convert does not convert")
+        }
+        var stored: [String: Tensor<Scalar>] = [:]
+        for tensor in from.tensors {
+            guard let name = cell.sourceNames[tensor.name] else { continue }
+            let values = try input.readAll(name)
+            guard case .bytes(let bytes) = values.storage, values.elementType == elementType else {
+                throw StoreError(.unsupportedType, file: input.path, object: name, reason: "has another element type than the cell's other tensors")
+            }
+            stored[tensor.name] = Tensor(shape: values.shape, scalars: Scalar.fromLittleEndian(bytes))
+        }
+        let explicit: ExplicitWeights<Scalar>
+        let fused: [String: Tensor<Scalar>]
+        do {
+            explicit = try from.split(stored, dimensions: d, family: cell.family ?? from.family ?? .resetAfter)
+            fused = try to.fuse(explicit)
+        } catch {
+            throw StoreError(.damaged, file: input.path, object: cell.scope.isEmpty ? "/" : cell.scope, reason: "not a consistent GRU cell: \(error)")
+        }
+        for (tensor, dataset) in cell.tensors {
+            let values = fused[tensor]!
+            try writer.create(dataset.name, elementType: elementType, shape: values.shape)
+            let rows = values.shape.count == 2 ? values.shape[0] : 1
+            try Scalar.littleEndianBytes(values.scalars).withUnsafeBytes { try writer.writeRawRows(dataset.name, rows: 0..<rows, from: $0) }
         }
     }
 
@@ -216,5 +274,37 @@ public struct Converter {
             if splitting { try pieceBytes.withUnsafeBytes { try writer.writeRawRows(piece.name, rows: 0..<pieceRows, from: $0) } }
         }
         if !splitting { try wholeBytes.withUnsafeBytes { try writer.writeRawRows(whole, rows: 0..<rows, from: $0) } }
+    }
+}
+
+/// A float type whose values a relayout carries by bit pattern: `Float16`, `Float`, `Double`. Moving them
+/// between arrays never changes a bit (NaN payloads and signed zeros included).
+protocol RawFloat: BinaryFloatingPoint, Sendable where RawBits: FixedWidthInteger {
+    associatedtype RawBits
+    /// The IEEE encoding.
+    var bitPattern: RawBits { get }
+    /// The value of an IEEE encoding.
+    init(bitPattern: RawBits)
+}
+
+extension Float16: RawFloat { typealias RawBits = UInt16 }
+extension Float: RawFloat { typealias RawBits = UInt32 }
+extension Double: RawFloat { typealias RawBits = UInt64 }
+
+extension RawFloat {
+    /// Values from their little-endian encodings, back to back.
+    static func fromLittleEndian(_ bytes: [UInt8]) -> [Self] {
+        let size = MemoryLayout<RawBits>.size
+        return bytes.withUnsafeBytes { raw in
+            (0..<(bytes.count / size)).map { Self(bitPattern: RawBits(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * size, as: RawBits.self))) }
+        }
+    }
+
+    /// The little-endian encodings of `values`, back to back.
+    static func littleEndianBytes(_ values: [Self]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.count * MemoryLayout<RawBits>.size)
+        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+        return bytes
     }
 }

@@ -83,6 +83,34 @@ public struct CellInventory: Sendable {
     /// slots the source records attached to their variables' cells.
     public init(_ source: any TensorSource) throws {
         self.init(variables: try source.variables(), slotOwners: try source.slotOwners())
+        try readFamiliesFromAttributes(of: source)
+    }
+
+    /// The attribute of an ONNX `GRU` node's scope that records its family (`0`: reset-before, `1`: after).
+    public static let linearBeforeReset = "linear_before_reset"
+
+    /// An ONNX cell's family is its node's `linear_before_reset` attribute, not its shapes: each such cell
+    /// takes the table of its attribute; one without the attribute is named like an ONNX GRU but records
+    /// no family, and is a problem rather than a guess.
+    private mutating func readFamiliesFromAttributes(of source: any TensorSource) throws {
+        var kept: [GRUCell] = []
+        for var cell in cells {
+            guard cell.layout.naming == "onnx" else { kept.append(cell); continue }
+            let hasBias = cell.storedNames["B"] != nil
+            switch try source.stringAttribute(Self.linearBeforeReset, of: cell.scope) {
+            case "0": cell.layout = .onnx(.resetBefore, bias: hasBias)
+            case "1": cell.layout = .onnx(.resetAfter, bias: hasBias)
+            case let value:
+                let reason = value.map { "its \(Self.linearBeforeReset) attribute is \($0), not 0 or 1" }
+                    ?? "its tensors are named like an ONNX GRU's (W, R\(hasBias ? ", B" : "")) but no \(Self.linearBeforeReset) "
+                        + "attribute records its family"
+                problems.append(CellProblem(scope: cell.scope, reason: reason, variables: (Array(cell.storedNames.values) + cell.slots).sorted()))
+                continue
+            }
+            kept.append(cell)
+        }
+        cells = kept
+        problems.sort { $0.scope < $1.scope }
     }
 
     /// Groups `variables` into cells, problems and other variables. `slotOwners` maps optimizer slots

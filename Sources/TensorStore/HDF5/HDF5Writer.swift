@@ -295,6 +295,35 @@ public final class HDF5Writer: TensorSink {
         }
     }
 
+    /// Sets an attribute of `values` as a one-dimensional array of variable-length UTF-8 strings (what
+    /// Keras writes for `layer_names` and `weight_names`); an empty list is written as Keras writes it, an
+    /// empty float64 array of shape (0,).
+    public func setStringListAttribute(_ name: String, _ values: [String], on object: String) throws {
+        let place = "\(object.isEmpty ? "/" : object)@\(name)"
+        let target = HDF5Handle(try call("open the object", object) {
+            H5Oopen(fileID, object.isEmpty ? "/" : object, gc_default_plist())
+        }, .object)
+        var dims = [hsize_t(values.count)]
+        let space = HDF5Handle(try call("make a dataspace", place) { H5Screate_simple(1, &dims, nil) }, .dataspace)
+        if values.isEmpty {
+            let type = HDF5Handle(try call("make a float type", place) { gc_ieee_float_le(64) }, .datatype)
+            _ = HDF5Handle(try call("write the attribute", place) {
+                H5Acreate2(target.id, name, type.id, space.id, gc_default_plist(), gc_default_plist())
+            }, .attribute)
+            return
+        }
+        let type = HDF5Handle(try call("make a string type", place) { H5Tcopy(gc_c_string()) }, .datatype)
+        _ = try call("make a string type", place) { H5Tset_size(type.id, gc_variable_size()) }
+        _ = try call("make a string type", place) { H5Tset_cset(type.id, H5T_CSET_UTF8) }
+        let attribute = HDF5Handle(try call("write the attribute", place) {
+            H5Acreate2(target.id, name, type.id, space.id, gc_default_plist(), gc_default_plist())
+        }, .attribute)
+        let copies = values.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        var pointers = copies.map { $0.map { UnsafePointer<CChar>($0) } }
+        _ = try call("write the attribute", place) { H5Awrite(attribute.id, type.id, &pointers) }
+    }
+
     /// Creates a contiguous dataset of `shape` holding little-endian IEEE floats of the given width
     /// (parents created as needed), never pre-filled: every element is written afterwards.
     public func create(_ name: String, elementType: ElementType, shape: [Int]) throws {

@@ -31,6 +31,9 @@ public protocol TensorSource: AnyObject {
     func attributeNames(of object: String) throws -> [String]
     /// The string attribute `attribute` of `object` (`""` is the file itself); nil when there is none.
     func stringAttribute(_ attribute: String, of object: String) throws -> String?
+    /// Every string of the attribute `attribute` of `object` (a list: Keras's `layer_names`); nil when
+    /// there is none. By default the string attribute, as a list of one.
+    func stringListAttribute(_ attribute: String, of object: String) throws -> [String]?
     /// The optimizer slots the format itself records, each by name with the name of the variable it
     /// belongs to (a TF2 checkpoint's `Adam/m/encoder_gru/gru_cell/kernel` → `encoder_gru/gru_cell/kernel`),
     /// so that no optimizer moment named like a model variable is taken for one.
@@ -105,6 +108,11 @@ extension TensorSource {
     /// Nothing: a format of variables alone.
     public func structure() throws -> [StructureItem] { [] }
 
+    /// The string attribute, as a list of one.
+    public func stringListAttribute(_ attribute: String, of object: String) throws -> [String]? {
+        try stringAttribute(attribute, of: object).map { [$0] }
+    }
+
     /// None: a format without optimizer records (HDF5: discovery knows slots stored under their variable's
     /// path, and Keras's optimizer groups, by name).
     public func slotOwners() throws -> [String: String] { [:] }
@@ -152,6 +160,8 @@ public protocol TensorSink: AnyObject {
                         skip: (String) -> Bool) throws
     /// Sets a string attribute on `object` (`""` is the file itself).
     func setStringAttribute(_ name: String, _ value: String, on object: String) throws
+    /// Sets an attribute holding a list of strings on `object` (Keras's `layer_names`, `weight_names`).
+    func setStringListAttribute(_ name: String, _ values: [String], on object: String) throws
     /// Writes `items` of `source`'s structure (`TensorSource.structure()`), in order, once everything they
     /// name or point to is written; `outputName` gives where each of the source's objects (by its first
     /// name) is in the output, nil when it is not. A sink that cannot hold an item throws, naming it.
@@ -180,6 +190,12 @@ extension SafetensorsWriter: PublishingSink {}
 extension TensorSink {
     /// None: a sink that keeps everything has nothing to say.
     public var notes: [String] { [] }
+
+    /// Refuses: only HDF5 holds lists of strings.
+    public func setStringListAttribute(_ name: String, _ values: [String], on object: String) throws {
+        throw StoreError(.unsupportedType, file: path, object: "\(object.isEmpty ? "/" : object)@\(name)",
+                         reason: "is a list of strings, which this output cannot hold")
+    }
 
     /// Refuses any item: a format of variables alone holds no links or references.
     public func carry(_ items: [StructureItem], from source: any TensorSource, outputName: (String) -> String?) throws {
