@@ -49,7 +49,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let checkpoint = try openStore(file, external: external, budget: budget)
-        let report = InspectReport(file: file, inventory: try CellInventory(checkpoint), structure: try checkpoint.structure())
+        let report = InspectReport(file: file, inventory: try CellInventory(checkpoint), structure: try checkpoint.structure(), source: checkpoint)
         switch output.format {
         case .json: try printJSON(report)
         case .text: print(report.text, terminator: "")

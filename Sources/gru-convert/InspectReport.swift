@@ -24,11 +24,20 @@ struct InspectReport: Encodable {
         /// Other paths the cell is reachable by: its scope through a second name of the scope group or of
         /// a group above it (one substitution each).
         var otherScopes: [String]
+        /// `TensorFlow 1`, `Keras`, `Keras 3`, `PyTorch`, `ONNX` or `explicit` (`LayoutTable.framework`).
+        var framework: String
+        /// The cell's layer in the model (`ModelLayers`), 0 first; null when the cells are not one model's layers.
+        var layer: Nullable<Int>
+        /// The layer's name where the file records it (a Keras layer, an ONNX node), else null.
+        var layerName: Nullable<String>
+        /// `forward` or `backward`.
+        var direction: String
 
         enum CodingKeys: String, CodingKey {
-            case scope, layout, family, units, dtype, variables, slots
+            case scope, layout, family, units, dtype, variables, slots, framework, layer, direction
             case inputSize = "input_size"
             case otherScopes = "other_scopes"
+            case layerName = "layer_name"
         }
 
     }
@@ -102,7 +111,8 @@ struct InspectReport: Encodable {
         case otherVariables = "other_variables"
     }
 
-    init(file: String, inventory: CellInventory, structure: [StructureItem]) {
+    init(file: String, inventory: CellInventory, structure: [StructureItem], source: (any TensorSource)? = nil) {
+        let layers = try? ModelLayers.arrange(inventory.cells, in: source)
         self.structure = structure.map(StructureEntry.init)
         self.file = file
         variables = inventory.variables.map {
@@ -112,7 +122,10 @@ struct InspectReport: Encodable {
             CellEntry(scope: cell.scope, layout: cell.layout.name, family: Nullable(value: cell.family?.rawValue), inputSize: cell.dimensions.inputSize,
                       units: cell.dimensions.units, dtype: cell.elementType.description,
                       variables: cell.tensors.map(\.stored), slots: cell.slots,
-                      otherScopes: Self.otherScopes(of: cell.scope, structure: structure))
+                      otherScopes: Self.otherScopes(of: cell.scope, structure: structure), framework: cell.layout.framework,
+                      layer: Nullable(value: layers?.place(of: cell)?.layer),
+                      layerName: Nullable(value: source.flatMap { ModelLayers.layerName(of: cell, in: $0) }),
+                      direction: ModelLayers.direction(of: cell, in: source).rawValue)
         }
         problems = inventory.problems.map { ProblemEntry(scope: $0.scope, reason: $0.reason) }
         otherVariables = inventory.otherVariables
@@ -163,10 +176,11 @@ struct InspectReport: Encodable {
         } else {
             let cellRows = zip(cells, slotKinds).map { cell, kinds in
                 [displayScope(cell.scope), cell.layout, cell.family.value ?? "undecided", String(cell.inputSize), String(cell.units), cell.dtype,
-                 kinds.isEmpty ? "-" : shown(kinds.joined(separator: ", "))]
+                 kinds.isEmpty ? "-" : shown(kinds.joined(separator: ", ")), cell.framework,
+                 (cell.layer.value.map(String.init) ?? "-") + (cell.layerName.value.map { " " + shown($0) } ?? ""), cell.direction]
             }
-            out += table(header: ["CELL", "LAYOUT", "FAMILY", "INPUT", "UNITS", "DTYPE", "SLOTS"], rows: cellRows,
-                         rightAligned: [3, 4])
+            out += table(header: ["CELL", "LAYOUT", "FAMILY", "INPUT", "UNITS", "DTYPE", "SLOTS", "FRAMEWORK", "LAYER", "DIRECTION"],
+                         rows: cellRows, rightAligned: [3, 4])
             for cell in cells where !cell.otherScopes.isEmpty {
                 out += "  \(displayScope(cell.scope)) is also reachable as \(cell.otherScopes.map(displayScope).joined(separator: ", "))\n"
             }

@@ -154,6 +154,20 @@ public struct LayoutTable: Hashable, Sendable, CustomStringConvertible {
     /// The layout's name.
     public var description: String { name }
 
+    /// The framework that stores cells this way, for reports: `TensorFlow 1`, `Keras`, `Keras 3`, `PyTorch`,
+    /// `ONNX`, or `explicit` (this project's per-gate form). `Keras` is Keras 2's (tf-keras) layout, which
+    /// Keras layers in TensorFlow graphs and checkpoints share.
+    public var framework: String {
+        switch naming {
+        case "explicit": "explicit"
+        case "keras": "Keras"
+        case "keras3": "Keras 3"
+        case "torch": "PyTorch"
+        case "onnx": "ONNX"
+        default: "TensorFlow 1"
+        }
+    }
+
     /// True for the explicit layouts, where every stored tensor is one explicit tensor.
     public var isExplicit: Bool { naming == "explicit" }
 

@@ -39,7 +39,8 @@ extension ConversionPlan {
             throw StoreError(.invalidRequest, file: file.path, reason: "the GRU cells are not one model's layers: \(error.reason)")
         }
         if let reason = framework.unfit(layers) { throw StoreError(.invalidRequest, file: file.path, reason: reason) }
-        let (scopes, frame) = framework.place(layers, layerNames: layers.layers.map { kerasLayerName(of: $0, in: file) },
+        let (scopes, frame) = framework.place(layers, layerNames: layers.layers.map { layer in
+            ["keras", "keras3"].contains(layer.cells[0].layout.naming) ? ModelLayers.layerName(of: layer.cells[0], in: file) : nil },
                                               prefix: torchPrefix(of: chosen), tensorNames: { targets[$0.scope]!.layout.tensorNames })
         var cells: [PlannedCell] = []
         var uncarried: [(place: String, reason: String)] = []
@@ -108,22 +109,6 @@ extension ConversionPlan {
         guard !left.isEmpty else { return }
         notes.append("\(left.count) attribute\(left.count == 1 ? "" : "s") of the input not written into \(framework.displayName): "
                      + left.prefix(3).joined(separator: ", ") + (left.count > 3 ? ", ..." : ""))
-    }
-
-    /// The user's name of a Keras layer, where the input records it: a Keras 2 file's layer group, a Keras 3
-    /// file's `vars@name`.
-    private static func kerasLayerName(of layer: ModelLayers.Layer, in file: any TensorSource) -> String? {
-        let cell = layer.cells[0]
-        switch cell.layout.naming {
-        case "keras":
-            let parts = cell.scope.split(separator: "/").map(String.init)
-            let name = parts.first == "model_weights" ? parts.dropFirst().first : parts.first
-            return name.flatMap { parts.count >= 3 ? $0 : nil }
-        case "keras3":
-            return CellInventory.userName(of: cell, in: file).flatMap { $0.split(separator: "/").first.map(String.init) }
-        default:
-            return nil
-        }
     }
 
     /// The module prefix shared by PyTorch cells (`rnn.` of `rnn.l0`), kept when writing PyTorch again.

@@ -49,6 +49,24 @@ public struct ModelLayers: Sendable {
         return split(cell.scope).direction
     }
 
+    /// The name of the cell's layer where the file records one: a Keras 2 layer group (`encoder` of
+    /// `encoder/encoder/gru_cell`), a Keras 3 layer's `vars@name`, an ONNX node; nil otherwise.
+    public static func layerName(of cell: GRUCell, in file: any TensorSource) -> String? {
+        switch cell.layout.naming {
+        case "keras":
+            let parts = cell.scope.split(separator: "/").map(String.init)
+            let name = parts.first == "model_weights" ? parts.dropFirst().first : parts.first
+            return name.flatMap { parts.count >= 3 ? $0 : nil }
+        case "keras3":
+            return CellInventory.userName(of: cell, in: file).flatMap { $0.split(separator: "/").first.map(String.init) }
+        case "onnx":
+            let (key, _) = split(cell.scope)
+            return key.hasSuffix("/*") ? String(key.dropLast(2)) : key
+        default:
+            return nil
+        }
+    }
+
     /// The scope with its direction marker replaced by `*`, and the direction it marks.
     static func split(_ scope: String) -> (key: String, direction: CellDirection) {
         // PyTorch: `PREFIX.l1_reverse`.

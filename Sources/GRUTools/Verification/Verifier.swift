@@ -157,6 +157,7 @@ public struct Verifier {
                 throw StoreError(.invalidRequest, file: other.path, object: b, reason: "--pair names no GRU cell of this file")
             }
         }
+        let byPlace = placePairs(left, right, file: file, other: other)
         return left.cells.map { cell in
             if let named = explicit.first(where: { $0.0 == cell.scope }) { return (cell, lookup(named.1)) }
             let sameScope = lookup(cell.scope)
@@ -164,8 +165,27 @@ public struct Verifier {
             let current = ScopeNames.current(cell.scope)
             if let cell2 = right.cells.first(where: { ScopeNames.current($0.scope) == current }) { return (cell, .cell(cell2)) }
             if left.cells.count == 1, right.cells.count == 1, right.problems.isEmpty { return (cell, .cell(right.cells[0])) }
+            if let counterpart = byPlace[cell.scope] { return (cell, .cell(counterpart)) }
             return (cell, .none)
         }
+    }
+
+    /// Cells paired by their place in the model (`ModelLayers`: layer order, direction) when the two files
+    /// name them differently (a PyTorch file's `l1_reverse` and a Keras file's
+    /// `layers/bidirectional_1/backward_layer/cell`): only when both files hold no problem cells and the same
+    /// layers, each with the same directions; otherwise none.
+    private func placePairs(_ left: CellInventory, _ right: CellInventory, file: any TensorSource,
+                            other: any TensorSource) -> [String: GRUCell] {
+        guard left.problems.isEmpty, right.problems.isEmpty,
+              let a = try? ModelLayers.arrange(left.cells, in: file), let b = try? ModelLayers.arrange(right.cells, in: other),
+              a.layers.count == b.layers.count,
+              zip(a.layers, b.layers).allSatisfy({ ($0.forward == nil) == ($1.forward == nil) && ($0.backward == nil) == ($1.backward == nil) })
+        else { return [:] }
+        var pairs: [String: GRUCell] = [:]
+        for (x, y) in zip(a.layers, b.layers) {
+            for (p, q) in zip(x.cells, y.cells) { pairs[p.scope] = q }
+        }
+        return pairs
     }
 
     // MARK: - Running both forms
