@@ -13,7 +13,7 @@ import Testing
                                  && $0.contains("[9, 8]") && $0.contains("72") && $0.hasSuffix("rnn/gru_cell") })
         #expect(lines.contains { $0.hasPrefix("global_step:0") && $0.contains("int64") && $0.hasSuffix("-") })
         #expect(lines.contains { $0.hasPrefix("rnn/gru_cell ") && $0.contains("tf-gru-cell")
-                                 && $0.hasSuffix("Adam, Adam_1") })
+                                 && $0.hasSuffix("Adam, Adam_1  TensorFlow 1  0      forward") })
         #expect(lines.last == "21 variables (393 elements), 1 GRU cell, 0 problems, 9 other variables")
     }
 
@@ -56,8 +56,8 @@ import Testing
         let text = try GRUConvertBinary.run("inspect", path)
         #expect(text.status == 0)
         #expect(text.stdout.contains("""
-            CELL        LAYOUT       FAMILY        INPUT  UNITS  DTYPE    SLOTS
-            alias_cell  tf-gru-cell  reset-before      3      4  float32  -
+            CELL        LAYOUT       FAMILY        INPUT  UNITS  DTYPE    SLOTS  FRAMEWORK     LAYER  DIRECTION
+            alias_cell  tf-gru-cell  reset-before      3      4  float32  -      TensorFlow 1  0      forward
               alias_cell is also reachable as a/up/alias_cell, rnn/gru_cell
 
             OTHER OBJECT  KIND         POINTS TO
@@ -87,9 +87,12 @@ import Testing
         let cells = try #require(json["cells"] as? [[String: Any]])
         #expect(cells.count == 2)
         let second = cells[1]
-        #expect(Set(second.keys) == ["scope", "layout", "family", "input_size", "units", "dtype", "variables", "slots", "other_scopes"])
+        #expect(Set(second.keys) == ["scope", "layout", "family", "input_size", "units", "dtype", "variables", "slots", "other_scopes", "framework",
+                                   "layer", "layer_name", "direction"])
         #expect(second["scope"] as? String == "rnn/multi_rnn_cell/cell_1/gru_cell")
         #expect(second["layout"] as? String == "tf-gru-cell")
+        #expect(second["framework"] as? String == "TensorFlow 1" && second["layer"] as? Int == 1 && second["direction"] as? String == "forward")
+        #expect(second["layer_name"] is NSNull)
         #expect(second["family"] as? String == "reset-before")
         #expect(second["input_size"] as? Int == 4)
         #expect(second["units"] as? Int == 3)

@@ -12,22 +12,22 @@ import TensorStore
         let result = try GRUConvertBinary.run("inspect", Self.fixture("torch_gru2_bidir.safetensors"))
         #expect(result.status == 0)
         #expect(result.stdout.hasSuffix("""
-            CELL        LAYOUT     FAMILY       INPUT  UNITS  DTYPE    SLOTS
-            l0          torch-gru  reset-after      5      6  float32  -
-            l0_reverse  torch-gru  reset-after      5      6  float32  -
-            l1          torch-gru  reset-after     12      6  float32  -
-            l1_reverse  torch-gru  reset-after     12      6  float32  -
+            CELL        LAYOUT     FAMILY       INPUT  UNITS  DTYPE    SLOTS  FRAMEWORK  LAYER  DIRECTION
+            l0          torch-gru  reset-after      5      6  float32  -      PyTorch    0      forward
+            l0_reverse  torch-gru  reset-after      5      6  float32  -      PyTorch    0      backward
+            l1          torch-gru  reset-after     12      6  float32  -      PyTorch    1      forward
+            l1_reverse  torch-gru  reset-after     12      6  float32  -      PyTorch    1      backward
 
             16 variables (1188 elements), 4 GRU cells, 0 problems, 0 other variables
 
             """), "\(result.stdout)")
         // A module prefix is part of the cell's scope; other tensors are other variables.
         let prefixed = try GRUConvertBinary.run("inspect", Self.fixture("torch_prefixed.safetensors"))
-        #expect(prefixed.stdout.contains("\nrnn.l0  torch-gru  reset-after      5      6  float32  -\n"), "\(prefixed.stdout)")
+        #expect(prefixed.stdout.contains("\nrnn.l0  torch-gru  reset-after      5      6  float32  -      PyTorch    0      forward\n"), "\(prefixed.stdout)")
         #expect(prefixed.stdout.contains("1 GRU cell, 0 problems, 2 other variables"))
         // An nn.GRUCell's keys have no layer: the cell is its module path.
         let cell = try GRUConvertBinary.run("inspect", Self.fixture("torch_grucell.safetensors"))
-        #expect(cell.stdout.contains("\ncell  torch-gru  reset-after      5      6  float32  -\n"), "\(cell.stdout)")
+        #expect(cell.stdout.contains("\ncell  torch-gru  reset-after      5      6  float32  -      PyTorch    0      forward\n"), "\(cell.stdout)")
     }
 
     /// `verify --reference` with torch's own runs of each cell (each layer and direction alone, from a
@@ -144,7 +144,7 @@ import TensorStore
             }
             try writer.finish()
             let inspected = try GRUConvertBinary.run("inspect", path)
-            #expect(inspected.stdout.contains("\nl0    torch-gru-no-bias  reset-after      3      4  float32  -\n"), "\(inspected.stdout)")
+            #expect(inspected.stdout.contains("\nl0    torch-gru-no-bias  reset-after      3      4  float32  -      PyTorch    0      forward\n"), "\(inspected.stdout)")
             let verified = try GRUConvertBinary.run("verify", path)
             #expect(verified.status == 0 && verified.stdout.hasSuffix("equivalent: 1 of 1 cells\n"), "\(verified.stdout)")
             let output = directory + "/split.h5"
