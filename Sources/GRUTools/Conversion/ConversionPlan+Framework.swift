@@ -79,7 +79,9 @@ extension ConversionPlan {
         }
         uncarried += try file.structure().map { ($0.place, "is \($0.description), which \(framework.displayName) cannot hold") }
         plan.keptObjects = Set(plan.copied)
-        try plan.noteAttributesLeftOut(of: file, framework: framework)
+        // A PyTorch file into PyTorch keeps the file's own strings (`__metadata__`); anything else is named.
+        plan.keepsFileAttributes = sameFramework
+        if !sameFramework { try plan.noteAttributesLeftOut(of: file, framework: framework) }
         try plan.leaveOut(uncarried, file: file, options: options)
         try plan.checkNamesAreFree(file: file, flatOutput: true)
         return plan

@@ -121,6 +121,8 @@ public struct ConversionPlan: Sendable {
     public var framework: Framework? = nil
     /// What that framework's loader needs besides the tensors (groups, attributes).
     public var frame = Framework.Frame()
+    /// The input's file attributes are written too (a framework's file into the same framework).
+    public var keepsFileAttributes = false
     /// Output names of copied datasets that are not their own (a tensor suffix added or removed).
     public var copiedAs: [String: String] = [:]
     /// What the plan changed that the user should know, one sentence each.

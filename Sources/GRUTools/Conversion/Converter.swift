@@ -50,6 +50,7 @@ public struct Converter {
         }
         if plan.framework != nil {
             // A framework's file: its own attributes, none of the input's (`ConversionPlan.planFramework` names those).
+            if plan.keepsFileAttributes { try writer.copyAttributes(of: "", from: input, to: "", skip: { _ in false }) }
             for (object, name, value) in plan.frame.attributes { try writer.setStringAttribute(name, value, on: object) }
             for (object, name, values) in plan.frame.listAttributes { try writer.setStringListAttribute(name, values, on: object) }
             return

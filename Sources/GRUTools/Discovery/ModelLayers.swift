@@ -108,7 +108,8 @@ public struct ModelLayers: Sendable {
         }
         let order = layerNames(in: file)
         let keyed = layers.map { layer in (layer, sortKey(layer.key, order: order, file: file, cell: layer.cells[0])) }
-        return ModelLayers(layers: chained(keyed.sorted { $0.1.lexicographicallyPrecedes($1.1) }.map(\.0)))
+        let sorted = keyed.sorted { $0.1 == $1.1 ? $0.0.key < $1.0.key : $0.1.lexicographicallyPrecedes($1.1) }
+        return ModelLayers(layers: chained(sorted.map(\.0)))
     }
 
     /// True when each layer reads what the one before it writes: one model's stack.
