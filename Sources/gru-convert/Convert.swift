@@ -5,7 +5,7 @@ import TensorStore
 /// `gru-convert convert INPUT OUTPUT`: split fused GRU cells into explicit per-gate tensors, or fuse them back.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Split fused GRU cells into per-gate tensors (Wr Wz Wh Ur Uz Uh br bz bh ...) or fuse them back, losing nothing.",
+        abstract: "Split fused GRU cells into per-gate tensors or fuse them back, losing nothing; or move them to Keras, PyTorch or ONNX.",
         discussion: """
             --to explicit (default) writes Wr Wz Wh Ur Uz Uh br bz bh for a reset-before cell (TensorFlow 1 \
             GRUCell, Keras reset_after=False) and adds the recurrent biases bUr bUz bUh for a reset-after \
@@ -29,6 +29,19 @@ struct Convert: ParsableCommand {
             gru_cell, Gates/Linear/Matrix -> gates/kernel); --names legacy the TF <= 0.12 ones. \
             --to fused --names tf renames a legacy checkpoint without splitting it.
 
+            --to keras (Keras 2 weights .h5), keras3 (Keras 3 .weights.h5; the default for OUTPUT named so), \
+            torch (a PyTorch nn.GRU state dict in safetensors) and onnx (the default for OUTPUT.onnx) move the \
+            GRU cells into another framework: the cells are arranged as the model's layers (order from the \
+            names, or from sizes; directions from fw/bw, forward_/backward_, _reverse), each written in the \
+            framework's layout of its family under the framework's names, with what its loader needs \
+            (layer_names and weight_names for Keras 2, vars groups for Keras 3). Within a family this is exact: \
+            values are reordered, transposed and placed, never computed. Across families it is impossible: a \
+            reset-before cell (TensorFlow 1 GRUCell, Keras reset_after=False) into PyTorch is refused with the \
+            difference measured on the file's own weights; Keras and ONNX hold both families. A Keras GRU \
+            without a bias needs --reset-after true|false. What the framework's file cannot hold (other \
+            variables, optimizer slots, links) is refused by name, or left out and named with \
+            --drop-unsupported; the input's attributes are named in a note.
+
             OUTPUT ending in .safetensors is a safetensors file laid out as safetensors.torch.save_file \
             lays it out (a PyTorch file split and fused back comes out byte for byte, but for __metadata__ \
             keys, which pass through HDF5 in name order); it holds no attributes \
@@ -50,6 +63,8 @@ struct Convert: ParsableCommand {
               gru-convert convert model_explicit.h5 model_again.h5 --to fused
               gru-convert convert old_0.12.h5 renamed.h5 --to fused --names tf --dry-run
               gru-convert convert model.h5 out.h5 --cell rnn/multi_rnn_cell/cell_0/gru_cell
+              gru-convert convert model.ckpt keras_weights.h5 --to keras
+              gru-convert convert gru.safetensors model.weights.h5
             """
     )
 
