@@ -210,3 +210,47 @@ import Testing
         }
     }
 }
+
+/// Bias mistakes of the reset-after family named from the weights alone.
+@Suite struct BiasMistakeTests {
+    static func weights(_ bias: (ExplicitTensor, Int) -> Double) throws -> ExplicitWeights<Double> {
+        let d = CellDimensions(inputSize: 2, units: 3)
+        var tensors: [ExplicitTensor: Tensor<Double>] = [:]
+        for (n, tensor) in ExplicitTensor.tensors(of: .resetAfter).enumerated() {
+            let shape = tensor.shape(d)
+            let isBias = tensor.role == .inputBias || tensor.role == .recurrentBias
+            var scalars: [Double] = []
+            for i in 0..<shape.reduce(1, *) {
+                let kernel = Double((n * 7 + i * 3) % 11) / 11 - 0.5
+                scalars.append(isBias ? bias(tensor, i) : kernel)
+            }
+            tensors[tensor] = Tensor(shape: shape, scalars: scalars)
+        }
+        return try ExplicitWeights(tensors, family: .resetAfter)
+    }
+
+    static func original(_ tensor: ExplicitTensor, _ i: Int) -> Double {
+        let step = Double(i)
+        return tensor.role == .inputBias ? 0.25 + step / 8 : -0.5 + step / 16
+    }
+
+    /// The two biases summed and halved into both rows (how a reset-before bias is often spread over a
+    /// reset-after cell's two) is named; exchanging them is named otherwise (the negative control).
+    @Test func halvedBiasesAreNamed() throws {
+        let reference = CellWeights(try Self.weights(Self.original))
+        let halved = CellWeights(try Self.weights { tensor, i in
+            let input: Double = Self.original(ExplicitTensor(.inputBias, tensor.gate), i)
+            let recurrent: Double = Self.original(ExplicitTensor(.recurrentBias, tensor.gate), i)
+            return (input + recurrent) / 2
+        })
+        #expect(WeightsDiagnosis.explain(reference: reference, candidate: halved) == [
+            "the two biases summed and halved into both (br, bz, bh and bUr, bUz, bUh each hold (b + bU)/2: a reset-before "
+            + "bias split evenly, which a reset-after cell does not compute alike)"])
+        let exchanged = CellWeights(try Self.weights { tensor, i in
+            Self.original(ExplicitTensor(tensor.role == .inputBias ? .recurrentBias : .inputBias, tensor.gate), i)
+        })
+        #expect(WeightsDiagnosis.explain(reference: reference, candidate: exchanged)
+                == ["the input and recurrent bias rows swapped (b and bU exchanged for every gate)"])
+        #expect(WeightsDiagnosis.explain(reference: reference, candidate: reference).isEmpty)
+    }
+}

@@ -108,6 +108,34 @@ import TensorStore
         }
     }
 
+    /// The bidirectional mistake: forward and backward exchanged in one layer is named as such (and the
+    /// untouched layer stays equivalent: the negative control).
+    @Test func directionsSwappedInABidirectionalLayerAreNamed() throws {
+        try withScratchDirectory("directions") { directory in
+            let input = Self.fixture("torch_gru2_bidir.safetensors"), good = directory + "/good.weights.h5", bad = directory + "/bad.weights.h5"
+            #expect(try GRUConvertBinary.run("convert", input, good).status == 0)
+            let source = try HDF5File(readingFrom: good)
+            let writer = try HDF5Writer(creating: bad, temporaryPath: bad + ".tmp")
+            for variable in try source.variables() {
+                let values: [Float] = try source.read(variable.name, as: Float.self).scalars
+                var name = variable.name
+                if name.hasPrefix("layers/bidirectional/") {
+                    name = name.contains("forward_layer") ? name.replacingOccurrences(of: "forward_layer", with: "backward_layer")
+                        : name.replacingOccurrences(of: "backward_layer", with: "forward_layer")
+                }
+                try writer.create(name, elementType: .float(bits: 32), shape: variable.shape)
+                try values.withUnsafeBytes { try writer.writeRawRows(name, rows: 0..<variable.shape[0], from: $0) }
+            }
+            try writer.finish()
+            let verified = try GRUConvertBinary.run("verify", input, bad)
+            #expect(verified.status == 1 && verified.stdout.hasSuffix("NOT equivalent: 2 of 4 cells differ\n"), "\(verified.stdout)")
+            #expect(verified.stdout.contains("  ! directions swapped: the forward cell layers/bidirectional/forward_layer/cell holds the "
+                + "weights of the other direction (layers/bidirectional/backward_layer/cell is bit for bit this cell): forward and backward "
+                + "exchanged in a bidirectional layer\n"), "\(verified.stdout)")
+            #expect(verified.stdout.contains("l1 vs layers/bidirectional_1/forward_layer/cell: EQUIVALENT\n"))
+        }
+    }
+
     /// What a framework's file cannot hold is refused by name, or left out and named with --drop-unsupported;
     /// PyTorch into PyTorch keeps a module's other keys.
     @Test func otherVariablesAreNamedNeverDropped() throws {

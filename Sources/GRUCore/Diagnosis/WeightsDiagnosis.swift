@@ -66,6 +66,10 @@ public enum WeightsDiagnosis {
         if all({ b, bU in zero(b) && close(sum(b, bU), cand[bU].scalars) }) {
             return "the two biases summed into the recurrent bias (bUr, bUz, bUh hold b + bU; br, bz, bh are zero)"
         }
+        if all({ b, bU in close(sum(b, bU).map { $0 / 2 }, cand[b].scalars) && close(sum(b, bU).map { $0 / 2 }, cand[bU].scalars) }) {
+            return "the two biases summed and halved into both (br, bz, bh and bUr, bUz, bUh each hold (b + bU)/2: a reset-before "
+                + "bias split evenly, which a reset-after cell does not compute alike)"
+        }
         if all({ b, bU in identical(cand[b].scalars, ref[bU].scalars) && identical(cand[bU].scalars, ref[b].scalars) }) {
             return "the input and recurrent bias rows swapped (b and bU exchanged for every gate)"
         }

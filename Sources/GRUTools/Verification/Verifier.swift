@@ -105,8 +105,11 @@ public struct Verifier {
             case .cell(let counterpart):
                 let storedA = try file.weights(of: cell, as: Double.self, family: options.declaredFamily)
                 let storedB = try other.weights(of: counterpart, as: Double.self, family: options.declaredFamily)
-                let findings = WeightsDiagnosis.explain(reference: storedA, candidate: storedB,
+                var findings = WeightsDiagnosis.explain(reference: storedA, candidate: storedB,
                                                         ulps: ulps(for: cell.elementType))
+                if !findings.isEmpty, let swapped = try directionSwap(of: cell, storedA, in: other, pairedWith: counterpart, right) {
+                    findings = [swapped]
+                }
                 guard storedA.dimensions == storedB.dimensions else {
                     verdicts.append(.failed(scope: cell.scope, otherScope: counterpart.scope, diagnosis: findings))
                     continue
@@ -168,6 +171,23 @@ public struct Verifier {
             if let counterpart = byPlace[cell.scope] { return (cell, .cell(counterpart)) }
             return (cell, .none)
         }
+    }
+
+    /// The classic bidirectional mistake: the cell's weights are, bit for bit, those of the other direction
+    /// of its counterpart's layer in `other` (forward and backward exchanged). One line saying so, or nil.
+    private func directionSwap(of cell: GRUCell, _ weights: CellWeights<Double>, in other: any TensorSource,
+                               pairedWith counterpart: GRUCell, _ right: CellInventory) throws -> String? {
+        guard let layers = try? ModelLayers.arrange(right.cells, in: other),
+              let layer = layers.layers.first(where: { $0.cells.contains { $0.scope == counterpart.scope } }), layer.isBidirectional
+        else { return nil }
+        let opposite = layer.forward!.scope == counterpart.scope ? layer.backward! : layer.forward!
+        guard opposite.dimensions == cell.dimensions,
+              let oppositeWeights = try? other.weights(of: opposite, as: Double.self, family: options.declaredFamily),
+              WeightsDiagnosis.explain(reference: weights, candidate: oppositeWeights, ulps: ulps(for: cell.elementType)).isEmpty
+        else { return nil }
+        let direction = ModelLayers.direction(of: counterpart, in: other)
+        return "directions swapped: the \(direction.rawValue) cell \(counterpart.scope) holds the weights of the other direction "
+            + "(\(opposite.scope) is bit for bit this cell): forward and backward exchanged in a bidirectional layer"
     }
 
     /// Cells paired by their place in the model (`ModelLayers`: layer order, direction) when the two files
