@@ -18,12 +18,12 @@ extension HDF5File {
         }, .attribute, parent: file)
         let type = try HDF5Handle(call("read the attribute's type", place) { H5Aget_type(attr.id) }, .datatype)
         guard HDF5Library.locked({ H5Tget_class(type.id) }) == H5T_STRING else {
-            throw StoreError(.unsupportedType, file: path, object: place, reason: "is not a string attribute")
+            throw StoreError(.unsupportedType, file: displayName, object: place, reason: "is not a string attribute")
         }
         let space = try HDF5Handle(call("read the attribute's shape", place) { H5Aget_space(attr.id) }, .dataspace)
         let count = try call("count the attribute's elements", place) { H5Sget_simple_extent_npoints(space.id) }
         guard count == 1 else {
-            throw StoreError(.unsupportedType, file: path, object: place, reason: "holds \(count) strings, expected one")
+            throw StoreError(.unsupportedType, file: displayName, object: place, reason: "holds \(count) strings, expected one")
         }
         let memory = try HDF5Handle(call("make a string type", place) { H5Tcopy(gc_c_string()) }, .datatype)
         let characterSet = HDF5Library.locked { H5Tget_cset(type.id) }
@@ -36,7 +36,7 @@ extension HDF5File {
             return pointer.map { string(UnsafePointer($0)) } ?? ""
         }
         let size = HDF5Library.locked { H5Tget_size(type.id) }
-        try memoryBudget.check(elements: size, of: 1, file: path, object: place, what: "reading this string")
+        try memoryBudget.check(elements: size, of: 1, file: displayName, object: place, what: "reading this string")
         // One byte more than stored, so a null-terminated memory type keeps every stored character.
         _ = try call("make a string type", place) { H5Tset_size(memory.id, size + 1) }
         var bytes = [UInt8](repeating: 0, count: size + 1)
