@@ -17,6 +17,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Zip archives (Keras 3 `.keras`), read in memory.
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // C boundaries.
@@ -32,7 +34,10 @@ let package = Package(
         // The GRU math of both families, the layout tables of every framework; knows nothing of files.
         .target(name: "GRUCore", dependencies: ["CGRUKernels"]),
         // The format-neutral tensor store (sources and sinks) and its formats, one folder each.
-        .target(name: "TensorStore", dependencies: ["CHDF5", "CStorage", "GRUCore"]),
+        .target(
+            name: "TensorStore",
+            dependencies: ["CHDF5", "CStorage", "GRUCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
         // The tools over any store: cell discovery, conversion, verification.
         .target(name: "GRUTools", dependencies: ["TensorStore", "GRUCore"]),
         // The command line, thin over the libraries.
@@ -44,7 +49,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GRUCoreTests", dependencies: ["GRUCore", "CGRUKernels"]),
-        .testTarget(name: "TensorStoreTests", dependencies: ["TensorStore", "GRUCore"]),
+        .testTarget(
+            name: "TensorStoreTests",
+            dependencies: ["TensorStore", "GRUCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
         .testTarget(name: "GRUToolsTests", dependencies: ["GRUTools", "TensorStore", "GRUCore"]),
         .testTarget(name: "GruConvertTests", dependencies: ["gru-convert", "TensorStore"]),
     ]

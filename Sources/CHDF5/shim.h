@@ -79,6 +79,70 @@ static inline hid_t gc_file_access_plist_for_writing(void) {
     return plist;
 }
 
+// MARK: - A file held in memory
+
+// A file image is a whole HDF5 file in a buffer (a member of a zip archive read into memory). The core
+// driver (`H5Pset_fapl_core` + `H5Pset_file_image`) copies an image twice by default, once into the
+// property list and once more when the file opens; these callbacks (`H5Pset_file_image_callbacks`, what
+// `H5LTopen_file_image` does with `H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE`, without
+// linking libhdf5_hl) make libhdf5 read the caller's buffer itself: never copied, never freed, never
+// grown. The caller keeps the buffer and the `gc_file_image` alive until the file and every object in it
+// are closed.
+
+/// The caller's buffer, handed to the callbacks.
+typedef struct { void *buffer; size_t size; } gc_file_image;
+
+/// "Allocating" the image gives the caller's buffer, whatever the operation; any other size is refused.
+static void *gc_image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)op;
+    gc_file_image *image = (gc_file_image *)udata;
+    return size == image->size ? image->buffer : NULL;
+}
+
+/// A "copy" onto itself is the only one there is (source and destination are the caller's buffer).
+static void *gc_image_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)size; (void)op; (void)udata;
+    return dest == src ? dest : NULL;
+}
+
+/// The image never grows: the file is opened read-only.
+static void *gc_image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)ptr; (void)size; (void)op; (void)udata;
+    return NULL;
+}
+
+/// Nothing is freed: the buffer is the caller's.
+static herr_t gc_image_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
+    (void)ptr; (void)op; (void)udata;
+    return 0;
+}
+
+/// Property lists copied from one another share the one `gc_file_image`, which the caller owns.
+static void *gc_image_udata_copy(void *udata) { return udata; }
+static herr_t gc_image_udata_free(void *udata) { (void)udata; return 0; }
+
+/// Opens the HDF5 file held in `image` read-only, in place (`H5Pset_fapl_core` without a backing store,
+/// `H5Pset_file_image_callbacks` as above, `H5Pset_file_image`, `H5Fopen` with `H5F_ACC_RDONLY`).
+/// `name` identifies the file to libhdf5 only: it must be unique among open files (libhdf5 takes two core
+/// files of one name for the same file) and must not exist on disk (the core driver refuses an image
+/// whose name is an existing file). Returns the file, or negative on failure.
+static inline hid_t gc_open_file_image(gc_file_image *image, const char *name) {
+    hid_t plist = H5Pcreate(H5P_FILE_ACCESS);
+    if (plist < 0) return -1;
+    H5FD_file_image_callbacks_t callbacks = {
+        gc_image_malloc, gc_image_memcpy, gc_image_realloc, gc_image_free,
+        gc_image_udata_copy, gc_image_udata_free, image
+    };
+    hid_t file = -1;
+    if (H5Pset_fapl_core(plist, 64 * 1024, 0) >= 0
+        && H5Pset_file_image_callbacks(plist, &callbacks) >= 0
+        && H5Pset_file_image(plist, image->buffer, image->size) >= 0) {
+        file = H5Fopen(name, H5F_ACC_RDONLY, plist);
+    }
+    H5Pclose(plist);
+    return file;
+}
+
 // MARK: - Errors
 
 /// Stops HDF5 from printing its error stack to stderr (`H5Eset_auto2` on the default stack).

@@ -33,17 +33,17 @@ extension HDF5File {
         let count = try call("count the attribute's elements", place) { H5Sget_simple_extent_npoints(space.id) }
         guard HDF5Library.locked({ H5Tget_class(type.id) }) == H5T_STRING else {
             if !expectOne, count == 0 { return [] }
-            throw StoreError(.unsupportedType, file: path, object: place, reason: "is not a string attribute")
+            throw StoreError(.unsupportedType, file: displayName, object: place, reason: "is not a string attribute")
         }
         guard !expectOne || count == 1 else {
-            throw StoreError(.unsupportedType, file: path, object: place, reason: "holds \(count) strings, expected one")
+            throw StoreError(.unsupportedType, file: displayName, object: place, reason: "holds \(count) strings, expected one")
         }
         let memory = try HDF5Handle(call("make a string type", place) { H5Tcopy(gc_c_string()) }, .datatype)
         let characterSet = HDF5Library.locked { H5Tget_cset(type.id) }
         _ = try call("make a string type", place) { H5Tset_cset(memory.id, characterSet) }
         if try call("read the attribute's type", place, { H5Tis_variable_str(type.id) }) > 0 {
             _ = try call("make a string type", place) { H5Tset_size(memory.id, gc_variable_size()) }
-            try memoryBudget.check(elements: Int(count), of: MemoryLayout<UnsafeMutablePointer<CChar>?>.size, file: path, object: place,
+            try memoryBudget.check(elements: Int(count), of: MemoryLayout<UnsafeMutablePointer<CChar>?>.size, file: displayName, object: place,
                                    what: "reading these strings")
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: Int(count))
             _ = try call("read the attribute", place) { H5Aread(attr.id, memory.id, &pointers) }
@@ -52,8 +52,8 @@ extension HDF5File {
         }
         let size = HDF5Library.locked { H5Tget_size(type.id) }
         let (total, overflow) = (size + 1).multipliedReportingOverflow(by: Int(count))
-        guard !overflow else { throw StoreError(.tooLarge, file: path, object: place, reason: "declares more strings than can be counted") }
-        try memoryBudget.check(elements: total, of: 1, file: path, object: place, what: "reading these strings")
+        guard !overflow else { throw StoreError(.tooLarge, file: displayName, object: place, reason: "declares more strings than can be counted") }
+        try memoryBudget.check(elements: total, of: 1, file: displayName, object: place, what: "reading these strings")
         // One byte more than stored, so a null-terminated memory type keeps every stored character.
         _ = try call("make a string type", place) { H5Tset_size(memory.id, size + 1) }
         var bytes = [UInt8](repeating: 0, count: total)

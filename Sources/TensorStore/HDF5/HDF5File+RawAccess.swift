@@ -16,7 +16,7 @@ extension HDF5File {
 
     /// The names of an object's attributes in name order (`H5Aiterate2`).
     func attributeNames(of object: HDF5Handle, _ name: String) throws -> [String] {
-        try Self.attributeNames(of: object, name, file: path)
+        try Self.attributeNames(of: object, name, file: displayName)
     }
 
     /// The names of the attributes of an open object of the file at `file`, in name order.
@@ -49,19 +49,19 @@ extension HDF5File {
         let elementType = try elementType(stored, name)
         let shape = try shape(of: dataset, name)
         guard let width = elementType.byteWidth, case .float(let bits) = elementType else {
-            throw StoreError(.unsupportedType, file: path, object: name,
+            throw StoreError(.unsupportedType, file: displayName, object: name,
                              reason: "holds \(elementType) values, not float16, float32 or float64")
         }
         let rowElements = shape.count == 2 ? shape[1] : (shape.first ?? 1)
         let rowCount = shape.count == 2 ? shape[0] : 1
         guard shape.count == 1 || shape.count == 2, rows.upperBound <= rowCount,
               bytes.count >= rows.count * rowElements * width else {
-            throw StoreError(.invalidRequest, file: path, object: name,
+            throw StoreError(.invalidRequest, file: displayName, object: name,
                              reason: "rows \(rows) of a \(format(shape)) tensor cannot be read into \(bytes.count) bytes")
         }
         guard !rows.isEmpty, rowElements > 0 else { return }
         let memory = try HDF5Handle(call("make a float type", name) { gc_ieee_float_le(Int32(bits)) }, .datatype)
-        try HDF5Blocks.transfer(dataset: dataset, name: name, file: path, shape: shape, rows: rows) { memorySpace, fileSpace in
+        try HDF5Blocks.transfer(dataset: dataset, name: name, file: displayName, shape: shape, rows: rows) { memorySpace, fileSpace in
             H5Dread(dataset.id, memory.id, memorySpace, fileSpace, gc_default_plist(), bytes.baseAddress)
         }
     }

@@ -30,7 +30,7 @@ extension HDF5File {
                 return 0
             }
         }
-        _ = try HDF5Library.call("list the links in the file", file: path) {
+        _ = try HDF5Library.call("list the links in the file", file: displayName) {
             gc_visit_links(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
         }
         walkedLinks = collector.links
@@ -94,7 +94,7 @@ extension HDF5File {
                 let place = "\(object.isEmpty ? "/" : object)@\(attribute)"
                 if let references = try references(inAttribute: attribute, of: handle, object) {
                     items.append(StructureItem(name: object, kind: .referenceAttribute(attribute, targets: try targets(of: references, place: place, name: name))))
-                } else if try Self.holdsReferences(attribute: attribute, of: handle, place: place, file: path) {
+                } else if try Self.holdsReferences(attribute: attribute, of: handle, place: place, file: displayName) {
                     items.append(StructureItem(name: object, kind: .nestedReferences(attribute: attribute)))
                 }
             }
@@ -112,7 +112,7 @@ extension HDF5File {
     /// A buffer for the value of link `name` (its size, plus a NUL), within the memory budget.
     private func linkValueBuffer(_ name: String) throws -> [CChar] {
         let size = HDF5Library.locked { gc_link_value_size(file.id, name) }
-        try memoryBudget.check(elements: size + 1, of: 1, file: path, object: name, what: "reading the link")
+        try memoryBudget.check(elements: size + 1, of: 1, file: displayName, object: name, what: "reading the link")
         return [CChar](repeating: 0, count: size + 1)
     }
 
@@ -187,8 +187,8 @@ extension HDF5File {
 
     private func allocate(_ kind: Int32, shape: [Int], place: String) throws -> StoredReferences {
         let size = HDF5Library.locked { gc_reference_size(kind) }
-        let count = try Self.elementCount(shape, file: path, object: place)
-        try memoryBudget.check(elements: count, of: size, file: path, object: place, what: "reading its references")
+        let count = try Self.elementCount(shape, file: displayName, object: place)
+        try memoryBudget.check(elements: count, of: size, file: displayName, object: place, what: "reading its references")
         return StoredReferences(kind: kind, shape: shape, size: size, bytes: [UInt8](repeating: 0, count: count * size))
     }
 
@@ -205,7 +205,7 @@ extension HDF5File {
         }
         let region = selection >= 0 ? HDF5Handle(selection, .dataspace) : nil
         guard status >= 0 else {
-            throw StoreError(.damaged, file: path, object: place,
+            throw StoreError(.damaged, file: displayName, object: place,
                              reason: HDF5Library.locked { HDF5Library.failure(of: "follow reference \(index)") })
         }
         return (address, region)

@@ -8,10 +8,19 @@ import Glibc
 public final class HDF5File: TensorSource {
     /// `HDF5`.
     public var formatName: String { "HDF5" }
-    /// The path as the caller gave it, used in every error message.
+    /// The path as the caller gave it; for a file read from a member of an archive, the archive's path.
     public let path: String
-    /// The file's size in bytes when it was opened.
+    /// The member of the archive at `path` this file was read from (`model.weights.h5`), or nil for a file
+    /// of its own.
+    public let member: String?
+    /// How every error names the file: its path, or `ARCHIVE: MEMBER` for a file read from a member of an
+    /// archive (`model.keras: model.weights.h5`), so that a message reads
+    /// `model.keras: model.weights.h5: layers/gru/cell/vars/0: <reason>`.
+    public let displayName: String
+    /// The file's size in bytes when it was opened (the image's size, for a file held in memory).
     private let fileSize: Int
+    /// The bytes of a file held in memory, which libhdf5 reads in place; nil for a file on disk.
+    private let image: HDF5Image?
     /// No read allocates more than this; a dataset declaring more is refused before allocation.
     public var memoryBudget = MemoryBudget.machineDefault
     /// Accept files that reach outside themselves: datasets whose values live in other files (external
@@ -30,20 +39,53 @@ public final class HDF5File: TensorSource {
     /// non-empty regular file that starts like HDF5, so that each way of being wrong has its own message.
     public init(readingFrom path: String) throws {
         self.path = path
+        member = nil
+        displayName = path
+        image = nil
         fileSize = try Self.checkIsOpenable(path)
         let signature = HDF5Library.locked { gc_is_hdf5(path) }
         guard signature > 0 else {
-            throw StoreError(.wrongFormat, file: path, reason: "not an HDF5 file (no HDF5 signature found)")
+            throw StoreError(.wrongFormat, file: displayName, reason: "not an HDF5 file (no HDF5 signature found)")
         }
-        let access = HDF5Handle(try HDF5Library.call("make a property list", file: path) {
+        let access = HDF5Handle(try HDF5Library.call("make a property list", file: displayName) {
             gc_file_access_plist_without_locking()
         }, .propertyList)
-        let id = try HDF5Library.call("open it as HDF5, it is truncated or damaged", file: path) {
+        let id = try HDF5Library.call("open it as HDF5, it is truncated or damaged", file: displayName) {
             H5Fopen(path, gc_file_access_read_only(), access.id)
         }
         file = HDF5Handle(id, .file)
         // h5py's default compressor, which Debian's libhdf5 lacks (its LZF plugin package does not load):
         // a decoder of our own, unless a working one is there.
+        _ = HDF5Library.locked { gc_register_lzf() }
+    }
+
+    /// Opens the HDF5 file whose bytes are `image` (a copy is made), read from `member` of the archive at
+    /// `path`: every error names `PATH: MEMBER` as its file. See `init(image:path:member:)` for the checks.
+    public convenience init(image: [UInt8], path: String, member: String) throws {
+        try self.init(image: HDF5Image(copying: image), path: path, member: member)
+    }
+
+    /// Opens the HDF5 file held in `image`, read from `member` of the archive at `path`, read-only and in
+    /// place (the core driver, `H5Pset_file_image` with callbacks that neither copy nor free: see
+    /// `gc_open_file_image`), after checking that it is not empty and carries HDF5's signature where libhdf5
+    /// looks for one (byte 0, 512, 1024, 2048, ...). The image stays alive as long as the file.
+    init(image: HDF5Image, path: String, member: String) throws {
+        self.path = path
+        self.member = member
+        displayName = "\(path): \(member)"
+        self.image = image
+        fileSize = image.count
+        guard image.count > 0 else {
+            throw StoreError(.wrongFormat, file: displayName, reason: "empty, not an HDF5 file")
+        }
+        guard image.hasSignature else {
+            throw StoreError(.wrongFormat, file: displayName, reason: "not an HDF5 file (no HDF5 signature found)")
+        }
+        let id = try HDF5Library.call("open it as HDF5, it is truncated or damaged", file: displayName) {
+            image.open()
+        }
+        // The image outlives the file: the file's handle keeps it, and closes the file before releasing it.
+        file = HDF5Handle(id, .file, keeping: image)
         _ = HDF5Library.locked { gc_register_lzf() }
     }
 
@@ -99,7 +141,7 @@ public final class HDF5File: TensorSource {
         var target = [CChar](repeating: 0, count: 4096), object = [CChar](repeating: 0, count: 4096)
         let known = HDF5Library.locked { gc_external_link_target(file.id, link, &target, target.count, &object, object.count) } >= 0
         let destination = known ? "\(string(target)):\(string(object))" : "another file"
-        throw StoreError(.external, file: path, object: link, reason: "is an external link to \(destination), outside this file "
+        throw StoreError(.external, file: displayName, object: link, reason: "is an external link to \(destination), outside this file "
                               + "(links are never followed; --allow-external accepts files that have them)")
     }
 
@@ -137,7 +179,7 @@ public final class HDF5File: TensorSource {
                 return 0
             }
         }
-        _ = try HDF5Library.call("list the objects in the file", file: path) {
+        _ = try HDF5Library.call("list the objects in the file", file: displayName) {
             gc_visit_objects(file.id, visitor, Unmanaged.passUnretained(collector).toOpaque())
         }
         kinds = collector.objects
@@ -162,11 +204,11 @@ public final class HDF5File: TensorSource {
         let type = try HDF5Handle(call("read the type", name) { H5Dget_type(dataset.id) }, .datatype)
         let stored = try elementType(type, name)
         guard stored.isFloat else {
-            throw StoreError(.unsupportedType, file: path, object: name, reason: "holds \(stored) values, not float16, float32 or float64")
+            throw StoreError(.unsupportedType, file: displayName, object: name, reason: "holds \(stored) values, not float16, float32 or float64")
         }
         let dims = try shape(of: dataset, name)
-        let count = try Self.elementCount(dims, file: path, object: name)
-        try memoryBudget.check(elements: count, of: MemoryLayout<Scalar>.stride, file: path, object: name,
+        let count = try Self.elementCount(dims, file: displayName, object: name)
+        try memoryBudget.check(elements: count, of: MemoryLayout<Scalar>.stride, file: displayName, object: name,
                                what: "reading its \(format(dims)) \(stored) values")
         let scalars = try [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
             if count > 0 {
@@ -183,7 +225,7 @@ public final class HDF5File: TensorSource {
     // MARK: - Helpers
 
     func call<R: BinaryInteger>(_ operation: String, _ object: String, _ body: () -> R) throws -> R {
-        try HDF5Library.call(operation, file: path, object: object, body)
+        try HDF5Library.call(operation, file: displayName, object: object, body)
     }
 
     /// Opens a dataset, refusing one whose values live in another file unless `allowExternal`.
@@ -192,7 +234,7 @@ public final class HDF5File: TensorSource {
         let dataset = HDF5Handle(id, .dataset, parent: file)
         let end = HDF5Library.locked { gc_contiguous_storage_end(dataset.id) }
         if end > UInt64(fileSize) {
-            throw StoreError(.damaged, file: path, object: name, reason: "declares values stored up to byte \(end), "
+            throw StoreError(.damaged, file: displayName, object: name, reason: "declares values stored up to byte \(end), "
                                   + "past the end of the file (\(fileSize) bytes); the file is truncated or damaged")
         }
         guard !allowExternal else { return dataset }
@@ -203,7 +245,7 @@ public final class HDF5File: TensorSource {
         if outside > 0 {
             let where_ = string(other)
             let what = outside == 1 ? "keeps its values in another file, \(where_)" : "is a virtual dataset reading from \(where_)"
-            throw StoreError(.external, file: path, object: name, reason: "\(what) (--allow-external to read it)")
+            throw StoreError(.external, file: displayName, object: name, reason: "\(what) (--allow-external to read it)")
         }
         return dataset
     }
@@ -226,7 +268,7 @@ public final class HDF5File: TensorSource {
         case H5T_ARRAY: return .other("array")
         case H5T_TIME: return .other("time")
         default:
-            throw StoreError(.damaged, file: path, object: name, reason: "has an unreadable element type")
+            throw StoreError(.damaged, file: displayName, object: name, reason: "has an unreadable element type")
         }
     }
 
@@ -252,11 +294,11 @@ public final class HDF5File: TensorSource {
         }
         let shape = try dims.map { extent in
             guard let value = Int(exactly: extent) else {
-                throw StoreError(.tooLarge, file: path, object: name, reason: "has an extent too large to address (\(extent))")
+                throw StoreError(.tooLarge, file: displayName, object: name, reason: "has an extent too large to address (\(extent))")
             }
             return value
         }
-        _ = try Self.elementCount(shape, file: path, object: name)
+        _ = try Self.elementCount(shape, file: displayName, object: name)
         return shape
     }
 

@@ -93,11 +93,14 @@ final class HDF5Handle {
     let kind: Kind
     /// Objects inside a file keep their file's handle alive, so it closes last.
     private let parent: HDF5Handle?
+    /// What libhdf5 reads while the identifier is open (a file image), released only after it is closed.
+    private let kept: AnyObject?
 
-    init(_ id: hid_t, _ kind: Kind, parent: HDF5Handle? = nil) {
+    init(_ id: hid_t, _ kind: Kind, parent: HDF5Handle? = nil, keeping kept: AnyObject? = nil) {
         self.id = id
         self.kind = kind
         self.parent = parent
+        self.kept = kept
     }
 
     /// The library run this identifier belongs to (`HDF5Calls.shutDownLibrary` ends a run).

@@ -82,8 +82,8 @@ public final class SafetensorsFile: TensorSource {
         guard header.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") else {
             throw damaged("its header does not start with {, so it is not safetensors")
         }
-        let json: HeaderJSON
-        do { json = try HeaderJSON.parse(header) } catch {
+        let json: JSONValue
+        do { json = try JSONValue.parse(header) } catch {
             throw damaged("its header is not valid JSON at byte \(error.offset) of \(length): \(error.reason)")
         }
         guard case .object(let members) = json else { throw damaged("its header is not a JSON object") }

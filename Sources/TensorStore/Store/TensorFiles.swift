@@ -1,6 +1,7 @@
 /// Opens a file of tensors in whichever format it is, judged by content, so the command line takes any.
 public enum TensorFiles {
-    /// Opens `path` as HDF5 when it carries HDF5's signature (`HDF5File`), as safetensors when it starts
+    /// Opens `path` as HDF5 when it carries HDF5's signature (`HDF5File`), as a Keras archive when it is
+    /// named `.keras` (`KerasArchive`: the zip's `model.weights.h5`, read in memory, and its `config.json`), as safetensors when it starts
     /// like one or is named `.safetensors` (`SafetensorsFile`), else as a TensorFlow V2
     /// checkpoint (`TFCheckpointFile`: a prefix, its `.index`, a `.data-*` or `.meta` file, a `checkpoint`
     /// state file or a directory); anything else gets an error saying what it is and what to pass.
@@ -10,6 +11,7 @@ public enum TensorFiles {
         let named = ["h5", "hdf5", "he5", "keras"].contains { path.lowercased().hasSuffix("." + $0) }
         if case .regular = kind, let file = try? ReadOnlyFile(path) {
             if CheckpointLocation.isHDF5(file) { return try hdf5(path, memoryBudget) }
+            if path.lowercased().hasSuffix(".keras") { return try KerasArchive(readingFrom: path, memoryBudget: memoryBudget) }
             if SafetensorsFile.looksLikeSafetensors(file) || path.lowercased().hasSuffix(".safetensors") {
                 return try SafetensorsFile(readingFrom: path, memoryBudget: memoryBudget)
             }
@@ -38,10 +40,6 @@ public enum TensorFiles {
         let name = path.lowercased()
         let start = (try? file.read(at: 0, count: min(4, file.size))) ?? []
         let zip = start == [0x50, 0x4B, 0x03, 0x04]
-        if name.hasSuffix(".keras"), zip {
-            return "a Keras 3 archive (.keras), which gru-convert does not read yet; its weights are the member "
-                + "model.weights.h5, which it reads: unzip -p \(path) model.weights.h5 > model.weights.h5"
-        }
         if name.hasSuffix(".onnx") {
             return "an ONNX model, which gru-convert does not read yet"
         }

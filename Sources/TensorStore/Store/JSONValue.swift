@@ -1,15 +1,15 @@
-/// The JSON of a safetensors header, parsed strictly (RFC 8259) from bytes: objects keep their members in
-/// file order and refuse duplicate keys, numbers are kept as text (the header's are integers), and nesting
-/// is bounded, so that no header can exhaust the stack.
-enum HeaderJSON: Equatable {
-    case object([(key: String, value: HeaderJSON)])
-    case array([HeaderJSON])
+/// A JSON value parsed strictly (RFC 8259) from bytes: objects keep their members in file order and refuse
+/// duplicate keys, numbers are kept as text (a safetensors header's are integers), and nesting is bounded,
+/// so that no document can exhaust the stack. Used for safetensors headers and Keras model configs.
+enum JSONValue: Equatable {
+    case object([(key: String, value: JSONValue)])
+    case array([JSONValue])
     case string(String)
     case number(String)
     case bool(Bool)
     case null
 
-    static func == (a: HeaderJSON, b: HeaderJSON) -> Bool {
+    static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case let (.object(x), .object(y)): x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
         case let (.array(x), .array(y)): x == y
@@ -26,12 +26,16 @@ enum HeaderJSON: Equatable {
         var reason: String
     }
 
-    /// Nesting deeper than this is refused (a header needs 3: the object, a tensor's object, its shape).
+    /// Nesting deeper than this is refused by default (a safetensors header needs 3: the object, a tensor's
+    /// object, its shape).
     static let maximumDepth = 16
 
-    /// Parses `bytes` as one JSON value with nothing but whitespace after it.
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> HeaderJSON {
-        var parser = Parser(bytes: bytes)
+    /// Parses `bytes` as one JSON value with nothing but whitespace after it, nested at most `maximumDepth`
+    /// levels. `pythonNumbers` also takes what Python's `json.dumps` writes for non-finite floats (`NaN`,
+    /// `Infinity`, `-Infinity`, kept as that text), which a Keras config may hold.
+    static func parse(_ bytes: [UInt8], maximumDepth: Int = JSONValue.maximumDepth,
+                      pythonNumbers: Bool = false) throws(Failure) -> JSONValue {
+        var parser = Parser(bytes: bytes, maximumDepth: maximumDepth, pythonNumbers: pythonNumbers)
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
@@ -40,13 +44,15 @@ enum HeaderJSON: Equatable {
     }
 
     /// The member `key` of an object, or nil.
-    subscript(key: String) -> HeaderJSON? {
+    subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.key == key }?.value
     }
 
     private struct Parser {
         let bytes: [UInt8]
+        let maximumDepth: Int
+        let pythonNumbers: Bool
         var position = 0
 
         mutating func skipWhitespace() {
@@ -62,8 +68,8 @@ enum HeaderJSON: Equatable {
             }
         }
 
-        mutating func value(depth: Int) throws(Failure) -> HeaderJSON {
-            guard depth < HeaderJSON.maximumDepth else { throw fail("nested more than \(HeaderJSON.maximumDepth) levels deep") }
+        mutating func value(depth: Int) throws(Failure) -> JSONValue {
+            guard depth < maximumDepth else { throw fail("nested more than \(maximumDepth) levels deep") }
             guard position < bytes.count else { throw fail("the JSON ends early") }
             switch bytes[position] {
             case UInt8(ascii: "{"): return try object(depth: depth)
@@ -72,14 +78,18 @@ enum HeaderJSON: Equatable {
             case UInt8(ascii: "t"): try expect("true"); return .bool(true)
             case UInt8(ascii: "f"): try expect("false"); return .bool(false)
             case UInt8(ascii: "n"): try expect("null"); return .null
+            case UInt8(ascii: "N") where pythonNumbers: try expect("NaN"); return .number("NaN")
+            case UInt8(ascii: "I") where pythonNumbers: try expect("Infinity"); return .number("Infinity")
+            case UInt8(ascii: "-") where pythonNumbers && position + 1 < bytes.count && bytes[position + 1] == UInt8(ascii: "I"):
+                try expect("-Infinity"); return .number("-Infinity")
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
             default: throw fail("unexpected byte 0x\(String(bytes[position], radix: 16))")
             }
         }
 
-        mutating func object(depth: Int) throws(Failure) -> HeaderJSON {
+        mutating func object(depth: Int) throws(Failure) -> JSONValue {
             position += 1
-            var members: [(key: String, value: HeaderJSON)] = []
+            var members: [(key: String, value: JSONValue)] = []
             var keys = Set<String>()
             skipWhitespace()
             if position < bytes.count, bytes[position] == UInt8(ascii: "}") { position += 1; return .object([]) }
@@ -101,9 +111,9 @@ enum HeaderJSON: Equatable {
             }
         }
 
-        mutating func array(depth: Int) throws(Failure) -> HeaderJSON {
+        mutating func array(depth: Int) throws(Failure) -> JSONValue {
             position += 1
-            var elements: [HeaderJSON] = []
+            var elements: [JSONValue] = []
             skipWhitespace()
             if position < bytes.count, bytes[position] == UInt8(ascii: "]") { position += 1; return .array([]) }
             while true {
