@@ -54,6 +54,6 @@ let package = Package(
             dependencies: ["TensorStore", "GRUCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         .testTarget(name: "GRUToolsTests", dependencies: ["GRUTools", "TensorStore", "GRUCore"]),
-        .testTarget(name: "GruConvertTests", dependencies: ["gru-convert", "TensorStore"]),
+        .testTarget(name: "GruConvertTests", dependencies: ["gru-convert", "TensorStore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
     ]
 )

@@ -492,12 +492,11 @@ import Testing
             #expect(throws: StoreError(.wrongFormat, file: text, reason: "not an HDF5 file (no HDF5 signature found), nor a safetensors file "
                                        + "or a TensorFlow checkpoint; pass an HDF5 or safetensors file, or a checkpoint's prefix "
                                        + "(PREFIX for PREFIX.index + PREFIX.data-00000-of-00001), .index file or directory")) { try TensorFiles.open(text) }
-            // Formats not read yet say what they are: a Keras 3 archive (a zip named .keras), an ONNX model.
+            // A file named .keras is read as a Keras archive (a zip), and a broken one says so.
             let archive = directory.appendingPathComponent("model.keras").path
             #expect(FileManager.default.createFile(atPath: archive, contents: Data([0x50, 0x4B, 0x03, 0x04, 0, 0])))
-            #expect(throws: StoreError(.wrongFormat, file: archive, reason: "a Keras 3 archive (.keras), which gru-convert does not read "
-                                       + "yet; its weights are the member model.weights.h5, which it reads: unzip -p \(archive) "
-                                       + "model.weights.h5 > model.weights.h5")) { try TensorFiles.open(archive) }
+            #expect(throws: StoreError(.damaged, file: archive, reason: "a truncated or damaged zip archive (no end of central directory "
+                                       + "record)")) { try TensorFiles.open(archive) }
             let onnx = directory.appendingPathComponent("model.onnx").path
             #expect(FileManager.default.createFile(atPath: onnx, contents: Data([0x08, 0x07])))
             #expect(throws: StoreError(.wrongFormat, file: onnx, reason: "an ONNX model, which gru-convert does not read yet")) {

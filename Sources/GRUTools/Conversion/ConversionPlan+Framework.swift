@@ -29,6 +29,11 @@ extension ConversionPlan {
                                  + "its tensors do not record whether it resets before or after the recurrent product, and the "
                                  + "outputs differ; say which with --reset-after true|false")
             }
+            if let activations = CellActivations.unsupported(of: cell, in: file) {
+                throw StoreError(.invalidRequest, file: file.path, object: object, reason: "\(activations), so it does not claim "
+                                 + "the cell is the same in \(framework.displayName) (whose loader would not carry the activation either); "
+                                 + "convert it with --to explicit or --to fused, which keep the file's configuration")
+            }
             let bias = cell.layout.blocks.keys.contains { $0.role == .inputBias }
             guard let layout = framework.layout(for: family, bias: bias) else {
                 let weights = try file.weights(of: cell, as: Double.self, family: family).explicitForm

@@ -48,6 +48,10 @@ public struct Verifier {
         for cell in inventory.cells { try checkMemory(for: cell, in: file) }
         for (n, cell) in inventory.cells.enumerated() {
             progress(n, inventory.cells.count, cell.scope)
+            if let activations = CellActivations.unsupported(of: cell, in: file) {
+                verdicts.append(.failed(scope: cell.scope, otherScope: nil, diagnosis: ["\(activations): not verified"]))
+                continue
+            }
             // Read once, exactly (float64 holds every stored float type); float32 for running, rounded to nearest.
             let stored = try file.weights(of: cell, as: Double.self, family: options.declaredFamily)
             let weights = stored.map { Float($0) }
@@ -103,11 +107,15 @@ public struct Verifier {
                 verdicts.append(.failed(scope: cell.scope, otherScope: problem.scope, diagnosis: [
                     "\(other.path): not a consistent GRU cell: \(problem.reason)"]))
             case .cell(let counterpart):
+                if let activations = CellActivations.unsupported(of: cell, in: file) ?? CellActivations.unsupported(of: counterpart, in: other) {
+                    verdicts.append(.failed(scope: cell.scope, otherScope: counterpart.scope, diagnosis: ["\(activations): not verified"]))
+                    continue
+                }
                 let storedA = try file.weights(of: cell, as: Double.self, family: options.declaredFamily)
                 let storedB = try other.weights(of: counterpart, as: Double.self, family: options.declaredFamily)
                 var findings = WeightsDiagnosis.explain(reference: storedA, candidate: storedB,
                                                         ulps: ulps(for: cell.elementType))
-                if !findings.isEmpty, let swapped = try directionSwap(of: cell, storedA, in: other, pairedWith: counterpart, right) {
+                if !findings.isEmpty, !pairs.contains(where: { $0.0 == cell.scope }), let swapped = try directionSwap(of: cell, storedA, in: other, pairedWith: counterpart, right) {
                     findings = [swapped]
                 }
                 guard storedA.dimensions == storedB.dimensions else {

@@ -1,0 +1,27 @@
+import TensorStore
+
+/// The activations a file records for a cell, where it records them: a Keras config's `activation` and
+/// `recurrent_activation` (a `.keras` archive's cell scope), an ONNX node's `activations`. gru-convert
+/// computes sigmoid gates and a tanh candidate only (every framework's default); a cell recorded with
+/// anything else (Keras 2's `hard_sigmoid`, whose definition differs from Keras 3's) is never claimed
+/// equivalent to anything, nor written where the activation would be lost without a word.
+public enum CellActivations {
+    /// A sentence naming the cell's recorded activations that are not sigmoid/tanh; nil when there are none
+    /// (or the file records none).
+    public static func unsupported(of cell: GRUCell, in file: any TensorSource) -> String? {
+        var found: [String] = []
+        if let value = try? file.stringAttribute("recurrent_activation", of: cell.scope), value != "sigmoid" {
+            found.append("recurrent_activation \(value)")
+        }
+        if let value = try? file.stringAttribute("activation", of: cell.scope), value != "tanh" {
+            found.append("activation \(value)")
+        }
+        if let value = try? file.stringAttribute("activations", of: cell.scope),
+           !["Sigmoid,Tanh", "Sigmoid,Tanh,Sigmoid,Tanh"].contains(value) {
+            found.append("activations \(value)")
+        }
+        guard !found.isEmpty else { return nil }
+        return "the file records \(found.joined(separator: " and ")), but gru-convert computes GRUs with sigmoid gates and a tanh "
+            + "candidate only"
+    }
+}
