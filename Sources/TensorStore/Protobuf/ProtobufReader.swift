@@ -1,6 +1,7 @@
 /// A minimal reader of the protobuf binary wire format, enough for the few messages a checkpoint index
-/// holds: fields are read in order, the caller decodes the numbers it knows, and everything else
-/// (unknown numbers, and known numbers with an unexpected wire type, as protobuf itself does) is skipped.
+/// and an ONNX model hold: fields are read in order, the caller decodes the numbers it knows, and
+/// everything else (unknown numbers, and, for the checkpoint's messages, known numbers with an unexpected
+/// wire type, as protobuf itself does) is skipped.
 struct ProtobufReader {
     /// How a field's value is encoded on the wire.
     enum WireType: UInt8, Sendable {
