@@ -146,7 +146,8 @@ struct Convert: ParsableCommand {
         let opened = FileIdentity.snapshot(of: file)     // a change from here on fails the conversion
         var options = ConversionOptions(target: target,
                                         names: NameStyle(rawValue: names.rawValue)!, cells: cells,
-                                        flatOutput: SafeOutput.isCheckpoint(output) || SafeOutput.isSafetensors(output))
+                                        flatOutput: SafeOutput.isCheckpoint(output) || SafeOutput.isSafetensors(output)
+                                            || SafeOutput.isONNX(output))
         if SafeOutput.isSafetensors(output) { options.flatOutputName = "a safetensors file" }
         options.dropUncarried = dropUnsupported
         options.declaredFamily = resetAfter.map { $0 ? .resetAfter : .resetBefore }

@@ -21,6 +21,9 @@ enum SafeOutput {
     /// Whether `output` names a safetensors file to write (`.safetensors`).
     static func isSafetensors(_ output: String) -> Bool { output.lowercased().hasSuffix(".safetensors") }
 
+    /// Whether `output` names an ONNX model to write (`.onnx`).
+    static func isONNX(_ output: String) -> Bool { output.lowercased().hasSuffix(".onnx") }
+
     /// The files a conversion creates for `output`: the checkpoint's index and data file for a `.ckpt`
     /// prefix, the file itself otherwise.
     static func files(of output: String) -> [String] {
@@ -31,7 +34,7 @@ enum SafeOutput {
     /// safetensors file a second one holding the tensors' bytes until the header is known.
     static func temporaries(of output: String, process: Int32) -> [String] {
         let paths = files(of: output).map { temporaryPath(for: $0, process: process) }
-        return isSafetensors(output) ? paths + [paths[0] + ".data"] : paths
+        return isSafetensors(output) || isONNX(output) ? paths + [paths[0] + ".data"] : paths
     }
 
     /// A sink for `output`, writing into this process's temporary files (one per file of `files(of:)`),
@@ -42,7 +45,9 @@ enum SafeOutput {
         SignalCleanup.arm(temporaries)
         do {
             let writer: any PublishingSink
-            if isSafetensors(output) {
+            if isONNX(output) {
+                writer = try ONNXWriter(creating: output, temporaryPath: temporaries[0], temporaryDataPath: temporaries[1])
+            } else if isSafetensors(output) {
                 let safetensors = try SafetensorsWriter(creating: output, temporaryPath: temporaries[0], temporaryDataPath: temporaries[1])
                 safetensors.dropsAttributes = dropAttributes
                 writer = safetensors

@@ -136,6 +136,38 @@ import TensorStore
         }
     }
 
+    /// ONNX both ways: PyTorch's stack into one bidirectional GRU node per layer (linear_before_reset=1), a
+    /// TF1 GRUCell into linear_before_reset=0, and the exporter's own ONNX model read back into Keras, each
+    /// proven bit for bit by `verify` across the two files.
+    @Test func onnxHoldsBothFamilies() throws {
+        try withScratchDirectory("onnx") { directory in
+            let torch = Self.fixture("torch_gru2_bidir.safetensors"), model = directory + "/m.onnx"
+            let written = try GRUConvertBinary.run("convert", torch, model)          // --to onnx from the name
+            #expect(written.status == 0 && written.stdout.contains("l1_reverse -> gru_1/reverse: torch-gru -> onnx-reset-after\n"),
+                    "\(written.stdout)\(written.stderr)")
+            let file = try ONNXFile(readingFrom: model)
+            #expect(try file.stringAttribute("linear_before_reset", of: "gru_1/reverse") == "1")
+            #expect(try GRUConvertBinary.run("verify", torch, model).stdout.hasSuffix("equivalent: 4 of 4 cells\n"))
+            let tf1 = Fixtures.path("gru_single.h5"), before = directory + "/tf1.onnx"
+            let converted = try GRUConvertBinary.run("convert", tf1, before, "--to", "onnx")
+            #expect(converted.status == 0 && converted.stdout.contains("rnn/gru_cell -> gru_0: tf-gru-cell -> onnx-reset-before\n"))
+            #expect(try ONNXFile(readingFrom: before).stringAttribute("linear_before_reset", of: "gru_0") == "0")
+            let verified = try GRUConvertBinary.run("verify", tf1, before)
+            #expect(verified.status == 0 && verified.stdout.contains("weights   identical, every element bit for bit"), "\(verified.stdout)")
+            // The exporter's model (W, R external, in torch_gru.onnx.data) into Keras 3, against torch's own file.
+            let keras = directory + "/k.weights.h5"
+            // Its graph's other initializers (a Reshape's shape, a zero initial state) are named, never dropped silently.
+            let plumbing = try GRUConvertBinary.run("convert", Self.fixture("torch_gru.onnx"), keras)
+            #expect(plumbing.status == 2 && plumbing.stderr.contains(": val_57: is not part of the GRU cells converted"), "\(plumbing.stderr)")
+            let dropped = try GRUConvertBinary.run("convert", Self.fixture("torch_gru.onnx"), keras, "--drop-unsupported")
+            #expect(dropped.status == 0 && dropped.stderr == "note: 2 objects left out (--drop-unsupported): val_57, val_9\n", "\(dropped.stderr)")
+            let against = try GRUConvertBinary.run("verify", Self.fixture("torch_gru.safetensors"), keras)
+            #expect(against.status == 0 && against.stdout.contains("l0 vs layers/gru/cell: EQUIVALENT\n"), "\(against.stdout)")
+            // Negative control: the reset-before ONNX model against PyTorch's reset-after file of other weights fails.
+            #expect(try GRUConvertBinary.run("verify", before, Self.fixture("torch_gru.safetensors")).status == 1)
+        }
+    }
+
     /// What a framework's file cannot hold is refused by name, or left out and named with --drop-unsupported;
     /// PyTorch into PyTorch keeps a module's other keys.
     @Test func otherVariablesAreNamedNeverDropped() throws {

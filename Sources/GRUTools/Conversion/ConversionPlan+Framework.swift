@@ -6,11 +6,14 @@ extension ConversionPlan {
     /// its own way (or that only name the input's producer): not listed as left out.
     static let translatedAttributes: Set<String> = [
         CellInventory.linearBeforeReset, "direction", "hidden_size", "node_index", "layer_names", "weight_names", "backend",
-        "keras_version", "name", layoutAttribute, "keras_layer", "reset_after", "use_bias", "go_backwards",
+        "keras_version", "name", layoutAttribute, "keras_layer", "reset_after", "use_bias", "go_backwards", "ir_version", "opset",
+        "producer_name", "producer_version",
     ]
 
-    /// Activation attributes at their default (what every target computes): not listed as left out either.
-    static let defaultActivations: [String: Set<String>] = [
+    /// Attributes at their default (what every target computes: sigmoid/tanh, ONNX's time-major layout): not
+    /// listed as left out either.
+    static let defaultValues: [String: Set<String>] = [
+        "layout": ["0"],
         "activation": ["tanh"], "recurrent_activation": ["sigmoid"], "activations": ["Sigmoid,Tanh", "Sigmoid,Tanh,Sigmoid,Tanh"],
     ]
 
@@ -115,7 +118,7 @@ extension ConversionPlan {
         var left: [String] = []
         for object in [""] + (try file.containers()) {
             for name in try file.attributeNames(of: object) where !Self.translatedAttributes.contains(name) {
-                if let defaults = Self.defaultActivations[name], let value = try file.stringAttribute(name, of: object),
+                if let defaults = Self.defaultValues[name], let value = try file.stringAttribute(name, of: object),
                    defaults.contains(value) { continue }
                 left.append("\(object.isEmpty ? "/" : object)@\(name)")
             }

@@ -12,6 +12,7 @@ public enum TensorFiles {
         if case .regular = kind, let file = try? ReadOnlyFile(path) {
             if CheckpointLocation.isHDF5(file) { return try hdf5(path, memoryBudget) }
             if path.lowercased().hasSuffix(".keras") { return try KerasArchive(readingFrom: path, memoryBudget: memoryBudget) }
+            if path.lowercased().hasSuffix(".onnx") { return try ONNXFile(readingFrom: path, memoryBudget: memoryBudget) }
             if SafetensorsFile.looksLikeSafetensors(file) || path.lowercased().hasSuffix(".safetensors") {
                 return try SafetensorsFile(readingFrom: path, memoryBudget: memoryBudget)
             }
@@ -40,9 +41,6 @@ public enum TensorFiles {
         let name = path.lowercased()
         let start = (try? file.read(at: 0, count: min(4, file.size))) ?? []
         let zip = start == [0x50, 0x4B, 0x03, 0x04]
-        if name.hasSuffix(".onnx") {
-            return "an ONNX model, which gru-convert does not read yet"
-        }
         if [".pt", ".pth", ".ckpt", ".tar", ".bin"].contains(where: name.hasSuffix), zip || start.first == 0x80 {
             return "a PyTorch torch.save file, which gru-convert does not read yet; save the state dict with "
                 + "safetensors.torch.save_file and pass that"
