@@ -499,7 +499,7 @@ import Testing
                                        + "record)")) { try TensorFiles.open(archive) }
             let onnx = directory.appendingPathComponent("model.onnx").path
             #expect(FileManager.default.createFile(atPath: onnx, contents: Data([0x08, 0x07])))
-            #expect(throws: StoreError(.wrongFormat, file: onnx, reason: "an ONNX model, which gru-convert does not read yet")) {
+            #expect(throws: StoreError(.wrongFormat, file: onnx, reason: "is not an ONNX model (no graph)")) {
                 try TensorFiles.open(onnx)
             }
             let saved = directory.appendingPathComponent("model.pt").path
