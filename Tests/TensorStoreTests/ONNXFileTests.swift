@@ -90,6 +90,7 @@ import Testing
         #expect(try Self.listing(file) == expected + ["val_10 float32 [2, 3, 6]", "val_94 int64 [3]"])
         #expect(try file.containers() == ["node_GRU_163", "node_GRU_163/forward", "node_GRU_163/reverse",
                                           "node_GRU_80", "node_GRU_80/forward", "node_GRU_80/reverse"])
+        #expect(file.gruScopes == ["node_GRU_80", "node_GRU_163"])        // graph order, not name order
         #expect(try Self.attributes(file, of: "node_GRU_80")
                 == ["direction=bidirectional", "hidden_size=6", "layout=0", "linear_before_reset=1"])
         #expect(try Self.attributes(file, of: "node_GRU_80/reverse")
@@ -311,6 +312,9 @@ extension ONNXFileTests {
         #expect(try Self.refusal { $0.initializers[1].dims = [1, -6, 2] }
                 == "damaged: DIR/m/model.onnx: R: has dims [1, -6, 2], with a negative extent")
         #expect(try Self.refusal { $0.initializers.append($0.initializers[0]) } == "damaged: DIR/m/model.onnx: two initializers are named W")
+        // Extents whose 3H would overflow, behind a zero extent that keeps the element count at 0: refused, not a trap.
+        #expect(try Self.refusal { $0.initializers[1] = .init(name: "R", dims: [1, 0, 1 << 62], raw: []) }
+                == "damaged: DIR/m/model.onnx: gru: its R is [1, 0, 4611686018427387904], not [D, 3H, H] with D = 1 (direction forward)")
     }
 
     @Test func externalDataStaysInTheModelsFolder() throws {

@@ -41,6 +41,7 @@ import Testing
     func roundTrip(_ fixture: String) throws {
         let scopes = try #require(Self.fixtures.first { $0.0 == fixture }?.1)
         let source = try ONNXFile(readingFrom: ONNXFileTests.fixture(fixture))
+        #expect(source.gruScopes == scopes)
         try Self.inFolder { dir in
             let writer = try Self.writer(dir)
             try Self.copyGRUs(source, scopes: scopes, into: writer)
@@ -164,6 +165,11 @@ import Testing
             try writer.setStringAttribute("linear_before_reset", "1", on: "g")
             try writer.setStringAttribute("hidden_size", "7", on: "g")
         } == "invalidRequest: DIR/out.onnx: g: says hidden_size 7, but its R holds H = 6")
+        #expect(try Self.refusal { writer, _ in
+            try writer.create("g/W", elementType: .float(bits: 32), shape: [0, 5])
+            try writer.create("g/R", elementType: .float(bits: 32), shape: [0, 1 << 62])
+            try writer.setStringAttribute("linear_before_reset", "1", on: "g")
+        } == "invalidRequest: DIR/out.onnx: g: has W [0, 5], R [0, 4611686018427387904], not [3H, I], [3H, H], [6H] with one H > 0")
         #expect(try Self.refusal { writer, _ in try writer.finish() }
                 == "invalidRequest: DIR/out.onnx: holds no GRU layer (no SCOPE/W and SCOPE/R): nothing to write")
         // Past protobuf's limit, refused before a byte is written.

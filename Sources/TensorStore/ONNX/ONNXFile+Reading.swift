@@ -74,7 +74,7 @@ extension ONNXFile {
                 }
                 try exposeGRU(node, k, scope: scope, graph: graph, index: index)
             }
-            for (name, position) in others {
+            for (name, position) in others.sorted(by: { $0.value < $1.value }) {
                 let tensor = try resolve(position, graph.initializers[position], name)
                 entries[name] = Entry(type: tensor.dataType.type, shape: tensor.shape, storage: tensor.storage, offset: 0, byteCount: tensor.byteCount)
             }
@@ -163,7 +163,8 @@ extension ONNXFile {
                 throw damaged("its W, R and B are not of one type (\(weights.map(\.dataType.name).joined(separator: ", ")))", object)
             }
             let d = direction == "bidirectional" ? 2 : 1
-            guard r.shape.count == 3, r.shape[0] == d, r.shape[2] > 0, r.shape[1] == 3 * r.shape[2] else {
+            // H is at most Int.max / 6, so that 3H and 6H cannot overflow (a zero extent elsewhere lets any H through the count).
+            guard r.shape.count == 3, r.shape[0] == d, r.shape[2] > 0, r.shape[2] <= Int.max / 6, r.shape[1] == 3 * r.shape[2] else {
                 throw damaged("its R is \(format(r.shape)), not [D, 3H, H] with D = \(d) (direction \(direction))", object)
             }
             let h = r.shape[2]

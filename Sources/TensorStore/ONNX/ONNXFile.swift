@@ -26,6 +26,9 @@ public final class ONNXFile: TensorSource {
     public var memoryBudget: MemoryBudget
     /// The model file, then every external data file an initializer keeps its values in.
     public let storedFiles: [String]
+    /// The GRU scopes in graph order, which is layer order for a stack (`containers()` is in name order, where
+    /// `node_GRU_163` comes before `node_GRU_80`): the order to create them in an `ONNXWriter`.
+    public let gruScopes: [String]
 
     /// Where a tensor's values are.
     enum Storage {
@@ -93,6 +96,7 @@ public final class ONNXFile: TensorSource {
         entries = reading.entries
         externalFiles = reading.externalFiles
         storedFiles = [path] + reading.externalOrder
+        gruScopes = reading.scopes
         names = entries.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         var containers = Set<String>()
         for scope in reading.attributes.keys {      // the GRU scopes and their direction scopes

@@ -94,7 +94,7 @@ extension ONNXWriter {
             let b = tensors[part + "/B"]
             types.formUnion([w.type, r.type] + (b.map { [$0.type] } ?? []))
             let h = r.shape[1]
-            guard h > 0, r.shape[0] == 3 * h, w.shape[0] == 3 * h, b == nil || b?.shape == [6 * h] else {
+            guard h > 0, h <= Int.max / 6, r.shape[0] == 3 * h, w.shape[0] == 3 * h, b == nil || b?.shape == [6 * h] else {
                 throw refuse(part, "has W \(format(w.shape)), R \(format(r.shape))\(b.map { ", B \(format($0.shape))" } ?? ""), "
                              + "not [3H, I], [3H, H], [6H] with one H > 0")
             }
