@@ -391,6 +391,47 @@ extension ONNXFileTests {
         }
     }
 
+    /// Wire types that a known field cannot have, groups nested without end, and a subgraph nested deep
+    /// (never decoded, so never followed).
+    @Test func protobufDamageAndDepth() throws {
+        var model = ProtobufWriter()
+        model.int64(1, 8)
+        model.int64(7, 5)                                   // graph as a varint
+        #expect(try Self.refusal(model.bytes)
+                == "damaged: DIR/m/model.onnx: is a damaged or truncated ONNX model: ModelProto.graph (field 7) has wire type 0, not 2 at byte 3")
+        var groups = ProtobufWriter()
+        groups.int64(1, 8)
+        for _ in 0..<100 { groups.key(15, .startGroup) }
+        for _ in 0..<100 { groups.key(15, .endGroup) }
+        #expect(try Self.refusal(groups.bytes)
+                == "damaged: DIR/m/model.onnx: is a damaged or truncated ONNX model: protobuf groups nest deeper than 64 at byte 67")
+        // A GRU whose attribute holds a graph nested 2000 deep: skipped whole.
+        var builder = ONNXBuilder()
+        builder.extraNodes = []
+        var deep = ProtobufWriter()
+        for _ in 0..<2000 {
+            var outer = ProtobufWriter()
+            outer.message(1, deep)
+            deep = outer
+        }
+        var bytes = builder.bytes()
+        var attribute = ProtobufWriter()
+        attribute.string(1, "body")
+        attribute.message(6, deep)
+        attribute.int64(20, 5)
+        var node = ProtobufWriter()
+        node.string(4, "Loop")
+        node.message(5, attribute)
+        var graph = ProtobufWriter()
+        graph.message(1, node)
+        var extra = ProtobufWriter()
+        extra.message(7, graph)                             // a second graph field: protobuf merges, so append the node
+        bytes += extra.bytes
+        try Self.accepted(bytes) { file throws in
+            #expect(try Self.listing(file) == ["gru/B float32 [12]", "gru/R float32 [6, 2]", "gru/W float32 [6, 3]"])
+        }
+    }
+
     /// The whole model is checked against the memory budget before it is read.
     @Test func aModelBeyondTheBudgetIsRefused() throws {
         let bytes = ONNXBuilder().bytes()

@@ -3,7 +3,9 @@ import GRUCore
 extension ONNXWriter {
     /// A run of the output file: bytes made here, or a range of the temporary data file.
     enum Piece {
+        /// Bytes made by this writer.
         case bytes([UInt8])
+        /// `count` bytes of the data file from `offset`.
         case data(offset: Int, count: Int)
 
         /// Its length in bytes.
@@ -18,15 +20,23 @@ extension ONNXWriter {
     /// One GRU layer of the stack: its scope, its directions' scopes (one, or forward and reverse), sizes,
     /// element type and attributes.
     struct Layer {
+        /// The GRU node's name.
         var scope: String
         /// The scopes holding W, R, B: `[scope]`, or `[scope/forward, scope/reverse]`.
         var parts: [String]
+        /// H.
         var hidden: Int
+        /// I.
         var input: Int
+        /// Whether B is given.
         var hasBias: Bool
+        /// The element type of all its tensors.
         var type: ElementType
+        /// `forward`, `reverse` or `bidirectional`.
         var direction: String
+        /// The attributes to write (direction apart), merged from the scope and its direction scopes.
         var attributes: [String: String]
+        /// D.
         var directions: Int { parts.count }
     }
 
@@ -177,7 +187,9 @@ extension ONNXWriter {
 
     /// A dimension of a declared shape.
     enum Dim {
+        /// A fixed extent (`dim_value`).
         case value(Int)
+        /// A symbolic one (`dim_param`).
         case param(String)
     }
 

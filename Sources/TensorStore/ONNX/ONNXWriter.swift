@@ -47,21 +47,34 @@ public final class ONNXWriter: PublishingSink {
 
     /// One tensor as created: where its bytes are in the data file.
     struct Stored {
+        /// float16, float32 or float64.
         var type: ElementType
+        /// `[3H, I]`, `[3H, H]` or `[6H]`.
         var shape: [Int]
+        /// Where its bytes start in the data file.
         var offset: Int
+        /// Its bytes.
         var size: Int
+        /// Bytes of one row (all of them for rank 1).
         var rowBytes: Int
+        /// Rows (1 for rank 1).
         var rowCount: Int
+        /// The first row not written yet.
         var nextRow = 0
     }
+    /// Every tensor created, by name.
     var tensors: [String: Stored] = [:]
     /// Scopes (and containers), in the order first named.
     var order: [String] = []
+    /// The containers created.
     var containers: Set<String> = []
+    /// The attributes set on each scope.
     var attributes: [String: [String: String]] = [:]
+    /// The temporary data file.
     private var descriptor: Int32
+    /// The data file's length so far.
     private var end = 0
+    /// Whether `finish()` renamed the output into place.
     private var published = false
 
     /// Creates the temporary data file (failing if it exists) for a model to be published at `path`.
@@ -81,6 +94,7 @@ public final class ONNXWriter: PublishingSink {
         return (scope, label)
     }
 
+    /// Notes `scope` in `order` the first time it is named.
     private func remember(_ scope: String) { if !order.contains(scope) { order.append(scope) } }
 
     /// Whether `name` is a tensor, a container or the parent of a tensor.
@@ -255,6 +269,7 @@ public final class ONNXWriter: PublishingSink {
         guard close(output) == 0 else { throw failed(errno) }
     }
 
+    /// Closes and removes the data file.
     private func discardData() {
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
