@@ -312,6 +312,11 @@ extension ONNXFileTests {
         #expect(try Self.refusal { $0.initializers[1].dims = [1, -6, 2] }
                 == "damaged: DIR/m/model.onnx: R: has dims [1, -6, 2], with a negative extent")
         #expect(try Self.refusal { $0.initializers.append($0.initializers[0]) } == "damaged: DIR/m/model.onnx: two initializers are named W")
+        #expect(try Self.refusal { $0.intAttributes.removeFirst(); $0.stringAttributes.append(("hidden_size", "2")) }
+                == "damaged: DIR/m/model.onnx: gru: its attribute hidden_size has type 3, not int (2)")
+        #expect(try Self.refusal { $0.stringAttributes = [("direction", "sideways")] }
+                == "damaged: DIR/m/model.onnx: gru: has direction sideways, not forward, reverse or bidirectional")
+        #expect(try Self.refusal { $0.inputs = ["X", "W"] } == "damaged: DIR/m/model.onnx: gru: has no input 2 (R)")
         // Extents whose 3H would overflow, behind a zero extent that keeps the element count at 0: refused, not a trap.
         #expect(try Self.refusal { $0.initializers[1] = .init(name: "R", dims: [1, 0, 1 << 62], raw: []) }
                 == "damaged: DIR/m/model.onnx: gru: its R is [1, 0, 4611686018427387904], not [D, 3H, H] with D = 1 (direction forward)")

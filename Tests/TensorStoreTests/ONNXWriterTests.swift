@@ -170,6 +170,28 @@ import Testing
             try writer.create("g/R", elementType: .float(bits: 32), shape: [0, 1 << 62])
             try writer.setStringAttribute("linear_before_reset", "1", on: "g")
         } == "invalidRequest: DIR/out.onnx: g: has W [0, 5], R [0, 4611686018427387904], not [3H, I], [3H, H], [6H] with one H > 0")
+        // One float type throughout: within a layer, and across layers.
+        #expect(try Self.refusal { writer, _ in
+            let zeros = [UInt8](repeating: 0, count: 6 * 3 * 8)
+            for (label, bits, shape) in [("W", 64, [6, 3]), ("R", 32, [6, 2])] {
+                try writer.create("g/" + label, elementType: .float(bits: bits), shape: shape)
+                try zeros.withUnsafeBytes { try writer.writeRawRows("g/" + label, rows: 0..<6, from: $0) }
+            }
+            try writer.setStringAttribute("linear_before_reset", "1", on: "g")
+        } == "invalidRequest: DIR/out.onnx: g: holds tensors of several types; a GRU's are of one")
+        #expect(try Self.refusal { writer, source in
+            try Self.copyGRUs(source, scopes: ["node_GRU_80"], into: writer)
+            let zeros = [UInt8](repeating: 0, count: 18 * 12 * 8)
+            for (label, shape) in [("W", [18, 12]), ("R", [18, 6])] {
+                try writer.create("next/" + label, elementType: .float(bits: 64), shape: shape)
+                try zeros.withUnsafeBytes { try writer.writeRawRows("next/" + label, rows: 0..<18, from: $0) }
+            }
+            try writer.setStringAttribute("linear_before_reset", "1", on: "next")
+        } == "invalidRequest: DIR/out.onnx: next: holds float64 values but node_GRU_80 holds float32: an ONNX model of GRUs has one float type")
+        #expect(try Self.refusal { writer, source in
+            try Self.copyGRUs(source, scopes: ["node_GRU_80"], into: writer)
+            try writer.setStringAttribute("direction", "reverse", on: "node_GRU_80/forward")
+        } == "invalidRequest: DIR/out.onnx: node_GRU_80/forward: says direction reverse, but it is the forward part of a bidirectional layer")
         #expect(try Self.refusal { writer, _ in try writer.finish() }
                 == "invalidRequest: DIR/out.onnx: holds no GRU layer (no SCOPE/W and SCOPE/R): nothing to write")
         // Past protobuf's limit, refused before a byte is written.
