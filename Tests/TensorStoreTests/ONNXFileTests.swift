@@ -288,6 +288,8 @@ extension ONNXFileTests {
                 == "wrongFormat: DIR/m/model.onnx: is not an ONNX model (not a protobuf ModelProto: a protobuf group ends (field 14) that never started at byte 1)")
         #expect(try Self.refusal([]) == "wrongFormat: DIR/m/model.onnx: empty file, not an ONNX model")
         #expect(try Self.refusal { $0.irVersion = nil } == "wrongFormat: DIR/m/model.onnx: is not an ONNX model (no ir_version)")
+        #expect(try Self.refusal([0x08, 0x08]) == "damaged: DIR/m/model.onnx: is an ONNX model without a graph (ModelProto.graph): it is truncated or damaged")
+        #expect(try Self.refusal([0x08, 0x7F]) == "wrongFormat: DIR/m/model.onnx: is not an ONNX model (ir_version 127, which no ONNX release writes)")
         #expect(try Self.refusal { $0.initializers.remove(at: 1) }
                 == "damaged: DIR/m/model.onnx: gru: its input 2 (R) R is not an initializer, nor defined anywhere in the graph")
         #expect(try Self.refusal { $0.initializers.remove(at: 0); $0.extraNodes = [("make_w", "MatMul", ["W"])] }

@@ -98,7 +98,9 @@ public final class ONNXFile: TensorSource {
             throw StoreError(.wrongFormat, file: path, reason: "is not an ONNX model ("
                              + (model.irVersion.map { "ir_version \($0), which no ONNX release writes" } ?? "no ir_version") + ")")
         }
-        guard let graph = model.graph else { throw StoreError(.wrongFormat, file: path, reason: "is not an ONNX model (no graph)") }
+        guard let graph = model.graph else {
+            throw StoreError(.damaged, file: path, reason: "is an ONNX model without a graph (ModelProto.graph): it is truncated or damaged")
+        }
 
         var reading = Reading(path: path, bytes: bytes, budget: memoryBudget)
         try reading.expose(graph)
