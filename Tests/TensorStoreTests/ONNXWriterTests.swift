@@ -126,6 +126,11 @@ import Testing
     @Test func layersThatDoNotStackAreRefused() throws {
         let layers = ["node_GRU_80", "node_GRU_163"]
         #expect(try Self.refusal { writer, source in try Self.copyGRUs(source, scopes: layers, into: writer) } == "accepted")
+        // Containers created first, in name order (as a conversion does), do not set the layer order.
+        #expect(try Self.refusal { writer, source in
+            for container in try source.containers() { try writer.createContainer(container) }
+            try Self.copyGRUs(source, scopes: layers, into: writer)
+        } == "accepted")
         #expect(try Self.refusal { writer, source in try Self.copyGRUs(source, scopes: layers.reversed(), into: writer) }
                 == "invalidRequest: DIR/out.onnx: node_GRU_80: its input size is 5, not 12 (D*H of node_GRU_163 before it): "
                 + "the GRUs do not form a stack, which is all an ONNX output holds")

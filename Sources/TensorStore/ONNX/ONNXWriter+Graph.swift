@@ -40,14 +40,14 @@ extension ONNXWriter {
         var directions: Int { parts.count }
     }
 
-    /// The layers, in the order their scopes were first named, checked: W and R present, shapes that agree,
+    /// The layers, in the order their first tensors were created, checked: W and R present, shapes that agree,
     /// one element type, attributes that agree, each layer's input the previous layer's output.
     func plannedLayers() throws -> [Layer] {
         func refuse(_ object: String?, _ reason: String) -> StoreError { StoreError(.invalidRequest, file: path, object: object, reason: reason) }
         let scopes = Set(tensors.keys.compactMap { Self.gruTensor($0)?.scope })
         var layers: [Layer] = []
         var used = Set<String>()
-        for name in order where scopes.contains(name) || scopes.contains(name + "/forward") {
+        for name in order {
             // A bidirectional scope: both direction scopes, and nothing of its own.
             var scope = name, parts = [name]
             let last = name.split(separator: "/").last.map(String.init) ?? ""
@@ -55,10 +55,6 @@ extension ONNXWriter {
             if ["forward", "reverse"].contains(last), !parent.isEmpty, scopes.contains(parent + "/forward"), scopes.contains(parent + "/reverse"),
                !scopes.contains(parent) {
                 (scope, parts) = (parent, [parent + "/forward", parent + "/reverse"])
-            } else if !scopes.contains(name) {
-                if scopes.contains(name + "/forward"), scopes.contains(name + "/reverse") {
-                    (scope, parts) = (name, [name + "/forward", name + "/reverse"])
-                } else { continue }
             }
             guard !used.contains(scope) else { continue }
             used.insert(scope)
