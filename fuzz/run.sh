@@ -21,6 +21,10 @@
 # turned back into the input layout). Its corpus is fuzz/corpus-checkpoint/ and its findings go to
 # fuzz/findings-checkpoint/ (neither committed); make_seeds.py --from-finding turns a finding into a
 # checkpoint folder for fuzz/checkpoint-regressions/.
+# `fuzz/run.sh SECONDS onnx` fuzzes the ONNX reader and writer (gru-fuzz-onnx: each input is one model file, beside
+# two fixed external data files), seeded with the framework-made models (fixtures/frameworks/*.onnx) and the small
+# crafted models of fuzz/onnx-seeds/ (made by its make_seeds.py); findings go to fuzz/findings-onnx/ (copy those
+# worth keeping to fuzz/onnx-regressions/).
 #   fuzz/run.sh 3600
 #   fuzz/run.sh 3600 checkpoint
 #   GRU_FUZZ_TRACE=1 SWIFT_BACKTRACE=enable=no .build-fuzz/debug/gru-fuzz-checkpoint FILE...   # replay inputs
@@ -32,7 +36,8 @@ case "$target" in
     hdf5) product=gru-fuzz corpus=fuzz/corpus findings=fuzz/findings ;;
     checkpoint) product=gru-fuzz-checkpoint corpus=fuzz/corpus-checkpoint findings=fuzz/findings-checkpoint ;;
     safetensors) product=gru-fuzz-safetensors corpus=fuzz/corpus-safetensors findings=fuzz/findings-safetensors ;;
-    *) echo "usage: fuzz/run.sh [SECONDS] [hdf5|checkpoint|safetensors]" >&2; exit 2 ;;
+    onnx) product=gru-fuzz-onnx corpus=fuzz/corpus-onnx findings=fuzz/findings-onnx ;;
+    *) echo "usage: fuzz/run.sh [SECONDS] [hdf5|checkpoint|safetensors|onnx]" >&2; exit 2 ;;
 esac
 libfuzzer=$(ls /opt/swift/usr/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a 2>/dev/null | head -1 || true)
 [ -n "$libfuzzer" ] || libfuzzer=$(ls "$(dirname "$(dirname "$(command -v swiftc)")")"/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-"$(uname -m)".a | head -1)
@@ -62,6 +67,9 @@ if [ "$target" = hdf5 ]; then
 elif [ "$target" = safetensors ]; then
     seed safetensors fixtures/frameworks/*.safetensors fuzz/safetensors-seeds/*
     cp -n fuzz/safetensors-regressions/* "$corpus"/ 2>/dev/null || true
+elif [ "$target" = onnx ]; then
+    seed onnx fixtures/frameworks/*.onnx fuzz/onnx-seeds/*.onnx
+    cp -n fuzz/onnx-regressions/* "$corpus"/ 2>/dev/null || true
 else
     seed checkpoint fuzz/checkpoint-seeds/*.bin   # every fixture checkpoint (fuzz/checkpoint-seeds/make_seeds.py)
     for folder in fuzz/checkpoint-regressions/*/; do

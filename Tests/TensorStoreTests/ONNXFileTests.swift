@@ -90,6 +90,7 @@ import Testing
         #expect(try Self.listing(file) == expected + ["val_10 float32 [2, 3, 6]", "val_94 int64 [3]"])
         #expect(try file.containers() == ["node_GRU_163", "node_GRU_163/forward", "node_GRU_163/reverse",
                                           "node_GRU_80", "node_GRU_80/forward", "node_GRU_80/reverse"])
+        #expect(file.gruScopes == ["node_GRU_80", "node_GRU_163"])        // graph order, not name order
         #expect(try Self.attributes(file, of: "node_GRU_80")
                 == ["direction=bidirectional", "hidden_size=6", "layout=0", "linear_before_reset=1"])
         #expect(try Self.attributes(file, of: "node_GRU_80/reverse")
@@ -287,6 +288,8 @@ extension ONNXFileTests {
                 == "wrongFormat: DIR/m/model.onnx: is not an ONNX model (not a protobuf ModelProto: a protobuf group ends (field 14) that never started at byte 1)")
         #expect(try Self.refusal([]) == "wrongFormat: DIR/m/model.onnx: empty file, not an ONNX model")
         #expect(try Self.refusal { $0.irVersion = nil } == "wrongFormat: DIR/m/model.onnx: is not an ONNX model (no ir_version)")
+        #expect(try Self.refusal([0x08, 0x08]) == "damaged: DIR/m/model.onnx: is an ONNX model without a graph (ModelProto.graph): it is truncated or damaged")
+        #expect(try Self.refusal([0x08, 0x7F]) == "wrongFormat: DIR/m/model.onnx: is not an ONNX model (ir_version 127, which no ONNX release writes)")
         #expect(try Self.refusal { $0.initializers.remove(at: 1) }
                 == "damaged: DIR/m/model.onnx: gru: its input 2 (R) R is not an initializer, nor defined anywhere in the graph")
         #expect(try Self.refusal { $0.initializers.remove(at: 0); $0.extraNodes = [("make_w", "MatMul", ["W"])] }
@@ -311,6 +314,14 @@ extension ONNXFileTests {
         #expect(try Self.refusal { $0.initializers[1].dims = [1, -6, 2] }
                 == "damaged: DIR/m/model.onnx: R: has dims [1, -6, 2], with a negative extent")
         #expect(try Self.refusal { $0.initializers.append($0.initializers[0]) } == "damaged: DIR/m/model.onnx: two initializers are named W")
+        #expect(try Self.refusal { $0.intAttributes.removeFirst(); $0.stringAttributes.append(("hidden_size", "2")) }
+                == "damaged: DIR/m/model.onnx: gru: its attribute hidden_size has type 3, not int (2)")
+        #expect(try Self.refusal { $0.stringAttributes = [("direction", "sideways")] }
+                == "damaged: DIR/m/model.onnx: gru: has direction sideways, not forward, reverse or bidirectional")
+        #expect(try Self.refusal { $0.inputs = ["X", "W"] } == "damaged: DIR/m/model.onnx: gru: has no input 2 (R)")
+        // Extents whose 3H would overflow, behind a zero extent that keeps the element count at 0: refused, not a trap.
+        #expect(try Self.refusal { $0.initializers[1] = .init(name: "R", dims: [1, 0, 1 << 62], raw: []) }
+                == "damaged: DIR/m/model.onnx: gru: its R is [1, 0, 4611686018427387904], not [D, 3H, H] with D = 1 (direction forward)")
     }
 
     @Test func externalDataStaysInTheModelsFolder() throws {
@@ -384,6 +395,47 @@ extension ONNXFileTests {
         custom.opType = "GRUx"
         try Self.accepted(custom.bytes()) { file throws in
             #expect(try Self.listing(file) == ["B float32 [1, 12]", "R float32 [1, 6, 2]", "W float32 [1, 6, 3]"])
+        }
+    }
+
+    /// Wire types that a known field cannot have, groups nested without end, and a subgraph nested deep
+    /// (never decoded, so never followed).
+    @Test func protobufDamageAndDepth() throws {
+        var model = ProtobufWriter()
+        model.int64(1, 8)
+        model.int64(7, 5)                                   // graph as a varint
+        #expect(try Self.refusal(model.bytes)
+                == "damaged: DIR/m/model.onnx: is a damaged or truncated ONNX model: ModelProto.graph (field 7) has wire type 0, not 2 at byte 3")
+        var groups = ProtobufWriter()
+        groups.int64(1, 8)
+        for _ in 0..<100 { groups.key(15, .startGroup) }
+        for _ in 0..<100 { groups.key(15, .endGroup) }
+        #expect(try Self.refusal(groups.bytes)
+                == "damaged: DIR/m/model.onnx: is a damaged or truncated ONNX model: protobuf groups nest deeper than 64 at byte 67")
+        // A GRU whose attribute holds a graph nested 2000 deep: skipped whole.
+        var builder = ONNXBuilder()
+        builder.extraNodes = []
+        var deep = ProtobufWriter()
+        for _ in 0..<2000 {
+            var outer = ProtobufWriter()
+            outer.message(1, deep)
+            deep = outer
+        }
+        var bytes = builder.bytes()
+        var attribute = ProtobufWriter()
+        attribute.string(1, "body")
+        attribute.message(6, deep)
+        attribute.int64(20, 5)
+        var node = ProtobufWriter()
+        node.string(4, "Loop")
+        node.message(5, attribute)
+        var graph = ProtobufWriter()
+        graph.message(1, node)
+        var extra = ProtobufWriter()
+        extra.message(7, graph)                             // a second graph field: protobuf merges, so append the node
+        bytes += extra.bytes
+        try Self.accepted(bytes) { file throws in
+            #expect(try Self.listing(file) == ["gru/B float32 [12]", "gru/R float32 [6, 2]", "gru/W float32 [6, 3]"])
         }
     }
 

@@ -41,6 +41,7 @@ import Testing
     func roundTrip(_ fixture: String) throws {
         let scopes = try #require(Self.fixtures.first { $0.0 == fixture }?.1)
         let source = try ONNXFile(readingFrom: ONNXFileTests.fixture(fixture))
+        #expect(source.gruScopes == scopes)
         try Self.inFolder { dir in
             let writer = try Self.writer(dir)
             try Self.copyGRUs(source, scopes: scopes, into: writer)
@@ -125,6 +126,11 @@ import Testing
     @Test func layersThatDoNotStackAreRefused() throws {
         let layers = ["node_GRU_80", "node_GRU_163"]
         #expect(try Self.refusal { writer, source in try Self.copyGRUs(source, scopes: layers, into: writer) } == "accepted")
+        // Containers created first, in name order (as a conversion does), do not set the layer order.
+        #expect(try Self.refusal { writer, source in
+            for container in try source.containers() { try writer.createContainer(container) }
+            try Self.copyGRUs(source, scopes: layers, into: writer)
+        } == "accepted")
         #expect(try Self.refusal { writer, source in try Self.copyGRUs(source, scopes: layers.reversed(), into: writer) }
                 == "invalidRequest: DIR/out.onnx: node_GRU_80: its input size is 5, not 12 (D*H of node_GRU_163 before it): "
                 + "the GRUs do not form a stack, which is all an ONNX output holds")
@@ -164,6 +170,33 @@ import Testing
             try writer.setStringAttribute("linear_before_reset", "1", on: "g")
             try writer.setStringAttribute("hidden_size", "7", on: "g")
         } == "invalidRequest: DIR/out.onnx: g: says hidden_size 7, but its R holds H = 6")
+        #expect(try Self.refusal { writer, _ in
+            try writer.create("g/W", elementType: .float(bits: 32), shape: [0, 5])
+            try writer.create("g/R", elementType: .float(bits: 32), shape: [0, 1 << 62])
+            try writer.setStringAttribute("linear_before_reset", "1", on: "g")
+        } == "invalidRequest: DIR/out.onnx: g: has W [0, 5], R [0, 4611686018427387904], not [3H, I], [3H, H], [6H] with one H > 0")
+        // One float type throughout: within a layer, and across layers.
+        #expect(try Self.refusal { writer, _ in
+            let zeros = [UInt8](repeating: 0, count: 6 * 3 * 8)
+            for (label, bits, shape) in [("W", 64, [6, 3]), ("R", 32, [6, 2])] {
+                try writer.create("g/" + label, elementType: .float(bits: bits), shape: shape)
+                try zeros.withUnsafeBytes { try writer.writeRawRows("g/" + label, rows: 0..<6, from: $0) }
+            }
+            try writer.setStringAttribute("linear_before_reset", "1", on: "g")
+        } == "invalidRequest: DIR/out.onnx: g: holds tensors of several types; a GRU's are of one")
+        #expect(try Self.refusal { writer, source in
+            try Self.copyGRUs(source, scopes: ["node_GRU_80"], into: writer)
+            let zeros = [UInt8](repeating: 0, count: 18 * 12 * 8)
+            for (label, shape) in [("W", [18, 12]), ("R", [18, 6])] {
+                try writer.create("next/" + label, elementType: .float(bits: 64), shape: shape)
+                try zeros.withUnsafeBytes { try writer.writeRawRows("next/" + label, rows: 0..<18, from: $0) }
+            }
+            try writer.setStringAttribute("linear_before_reset", "1", on: "next")
+        } == "invalidRequest: DIR/out.onnx: next: holds float64 values but node_GRU_80 holds float32: an ONNX model of GRUs has one float type")
+        #expect(try Self.refusal { writer, source in
+            try Self.copyGRUs(source, scopes: ["node_GRU_80"], into: writer)
+            try writer.setStringAttribute("direction", "reverse", on: "node_GRU_80/forward")
+        } == "invalidRequest: DIR/out.onnx: node_GRU_80/forward: says direction reverse, but it is the forward part of a bidirectional layer")
         #expect(try Self.refusal { writer, _ in try writer.finish() }
                 == "invalidRequest: DIR/out.onnx: holds no GRU layer (no SCOPE/W and SCOPE/R): nothing to write")
         // Past protobuf's limit, refused before a byte is written.

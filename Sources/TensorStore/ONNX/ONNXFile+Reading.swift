@@ -5,11 +5,15 @@ extension ONNXFile {
     /// The work of `init`: from a decoded graph to the exposed variables, their storage and attributes, with
     /// every check that can refuse the model.
     struct Reading {
+        /// The model's path, for messages and to find external data beside it.
         let path: String
         /// The model file's bytes, for the values kept in typed fields.
         let bytes: [UInt8]
+        /// What decoding typed values may allocate.
         let budget: MemoryBudget
+        /// The exposed variables so far.
         var entries: [String: Entry] = [:]
+        /// The string attributes of each GRU scope and direction scope.
         var attributes: [String: [String: String]] = [:]
         /// The GRU scopes, in graph order.
         var scopes: [String] = []
@@ -21,16 +25,22 @@ extension ONNXFile {
 
         /// A stored tensor: its type, shape, where its values are and how many bytes they take.
         struct Resolved {
+            /// Its ONNX data type.
             var dataType: DataType
+            /// Its dims.
             var shape: [Int]
+            /// Where its values are.
             var storage: Storage
+            /// The bytes of all its values (0 when they cannot be read).
             var byteCount: Int
         }
 
+        /// Work on the model at `path` whose whole file is `bytes`.
         init(path: String, bytes: [UInt8], budget: MemoryBudget) {
             (self.path, self.bytes, self.budget) = (path, bytes, budget)
         }
 
+        /// A `.damaged` error naming the model and `object`.
         func damaged(_ reason: String, _ object: String? = nil) -> StoreError {
             StoreError(.damaged, file: path, object: object, reason: reason)
         }
@@ -74,7 +84,7 @@ extension ONNXFile {
                 }
                 try exposeGRU(node, k, scope: scope, graph: graph, index: index)
             }
-            for (name, position) in others {
+            for (name, position) in others.sorted(by: { $0.value < $1.value }) {
                 let tensor = try resolve(position, graph.initializers[position], name)
                 entries[name] = Entry(type: tensor.dataType.type, shape: tensor.shape, storage: tensor.storage, offset: 0, byteCount: tensor.byteCount)
             }
@@ -163,7 +173,8 @@ extension ONNXFile {
                 throw damaged("its W, R and B are not of one type (\(weights.map(\.dataType.name).joined(separator: ", ")))", object)
             }
             let d = direction == "bidirectional" ? 2 : 1
-            guard r.shape.count == 3, r.shape[0] == d, r.shape[2] > 0, r.shape[1] == 3 * r.shape[2] else {
+            // H is at most Int.max / 6, so that 3H and 6H cannot overflow (a zero extent elsewhere lets any H through the count).
+            guard r.shape.count == 3, r.shape[0] == d, r.shape[2] > 0, r.shape[2] <= Int.max / 6, r.shape[1] == 3 * r.shape[2] else {
                 throw damaged("its R is \(format(r.shape)), not [D, 3H, H] with D = \(d) (direction \(direction))", object)
             }
             let h = r.shape[2]
@@ -259,6 +270,7 @@ extension ONNXFile {
             return remember(position, result)
         }
 
+        /// Keeps `result` as initializer `position`'s, and returns it.
         private mutating func remember(_ position: Int, _ result: Resolved) -> Resolved {
             resolved[position] = result
             return result

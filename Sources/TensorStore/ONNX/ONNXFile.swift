@@ -26,6 +26,9 @@ public final class ONNXFile: TensorSource {
     public var memoryBudget: MemoryBudget
     /// The model file, then every external data file an initializer keeps its values in.
     public let storedFiles: [String]
+    /// The GRU scopes in graph order, which is layer order for a stack (`containers()` is in name order, where
+    /// `node_GRU_163` comes before `node_GRU_80`): the order to create them in an `ONNXWriter`.
+    public let gruScopes: [String]
 
     /// Where a tensor's values are.
     enum Storage {
@@ -43,8 +46,11 @@ public final class ONNXFile: TensorSource {
 
     /// One exposed variable: the stored tensor's values and the part of them it is.
     struct Entry {
+        /// Its element type.
         var type: ElementType
+        /// Its shape as exposed (`[3H, I]` for a GRU's W, the dims for any other initializer).
         var shape: [Int]
+        /// Where the stored tensor's values are.
         var storage: Storage
         /// Where its bytes start within the stored tensor's (a direction's half of a bidirectional weight).
         var offset: Int
@@ -52,11 +58,17 @@ public final class ONNXFile: TensorSource {
         var byteCount: Int
     }
 
+    /// The model file, open for the values kept in it.
     private let file: ReadOnlyFile
+    /// Every external data file referenced, by its path as in `storedFiles`.
     private let externalFiles: [String: ReadOnlyFile]
+    /// Every variable by name.
     private let entries: [String: Entry]
+    /// The variables' names, in increasing byte order.
     private let names: [String]
+    /// `containers()`.
     private let scopes: [String]
+    /// The string attributes of the file (`""`) and of each GRU scope and direction scope.
     private let attributes: [String: [String: String]]
 
     /// The largest `ir_version` taken for an ONNX model; anything above is not one (ONNX 1.23 writes 12).
@@ -86,13 +98,16 @@ public final class ONNXFile: TensorSource {
             throw StoreError(.wrongFormat, file: path, reason: "is not an ONNX model ("
                              + (model.irVersion.map { "ir_version \($0), which no ONNX release writes" } ?? "no ir_version") + ")")
         }
-        guard let graph = model.graph else { throw StoreError(.wrongFormat, file: path, reason: "is not an ONNX model (no graph)") }
+        guard let graph = model.graph else {
+            throw StoreError(.damaged, file: path, reason: "is an ONNX model without a graph (ModelProto.graph): it is truncated or damaged")
+        }
 
         var reading = Reading(path: path, bytes: bytes, budget: memoryBudget)
         try reading.expose(graph)
         entries = reading.entries
         externalFiles = reading.externalFiles
         storedFiles = [path] + reading.externalOrder
+        gruScopes = reading.scopes
         names = entries.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         var containers = Set<String>()
         for scope in reading.attributes.keys {      // the GRU scopes and their direction scopes
@@ -113,6 +128,7 @@ public final class ONNXFile: TensorSource {
         self.attributes = attributes
     }
 
+    /// The variable `name`, or `.notFound`.
     private func entry(_ name: String) throws -> Entry {
         guard let entry = entries[name] else { throw StoreError(.notFound, file: path, object: name, reason: "no such tensor") }
         return entry
@@ -214,8 +230,11 @@ extension ONNXFile {
     /// What an ONNX `TensorProto.DataType` is: the element type, its ONNX name, the bytes of one element
     /// (nil for packed sub-byte types) and the typed field that holds its values when not raw.
     struct DataType {
+        /// The element type variables report.
         var type: ElementType
+        /// ONNX's name (`FLOAT`), for messages.
         var name: String
+        /// Bytes per element; nil for packed sub-byte types and strings.
         var width: Int?
         /// `float_data` 4, `int32_data` 5, `string_data` 6, `int64_data` 7, `double_data` 10, `uint64_data` 11.
         var field: Int?

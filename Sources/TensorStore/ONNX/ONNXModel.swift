@@ -82,8 +82,11 @@ struct ONNXAttribute {
 struct ONNXTensor {
     /// One occurrence of a typed repeated field (`float_data` ...): its number, wire type and value bytes.
     struct TypedField {
+        /// The field number.
         var number: Int
+        /// `.lengthDelimited` for a packed run, else one value's wire type.
         var wireType: ProtobufReader.WireType
+        /// The value bytes, as a range of the model file.
         var range: Range<Int>
     }
     /// `dims` (1).
@@ -135,7 +138,8 @@ enum ONNXDecoder {
                 model.producerVersion = try reader.string()
             case 7:
                 try expect(field, .lengthDelimited, "ModelProto.graph", reader)
-                model.graph = try graph(ProtobufReader(reader.lengthDelimited()))
+                // A message field that appears twice is merged, as protobuf merges it.
+                model.graph = try graph(ProtobufReader(reader.lengthDelimited()), merging: model.graph ?? ONNXGraph())
             case 8:
                 try expect(field, .lengthDelimited, "ModelProto.opset_import", reader)
                 var entry = ProtobufReader(try reader.lengthDelimited())
@@ -159,10 +163,10 @@ enum ONNXDecoder {
         return model
     }
 
-    /// A `GraphProto`.
-    static func graph(_ source: ProtobufReader) throws(ByteCursor.Failure) -> ONNXGraph {
+    /// A `GraphProto`, merged into `earlier` (repeated fields appended, the name replaced when given).
+    static func graph(_ source: ProtobufReader, merging earlier: ONNXGraph) throws(ByteCursor.Failure) -> ONNXGraph {
         var reader = source
-        var graph = ONNXGraph()
+        var graph = earlier
         while let field = try reader.next() {
             switch field.number {
             case 1:

@@ -3,7 +3,9 @@ import GRUCore
 extension ONNXWriter {
     /// A run of the output file: bytes made here, or a range of the temporary data file.
     enum Piece {
+        /// Bytes made by this writer.
         case bytes([UInt8])
+        /// `count` bytes of the data file from `offset`.
         case data(offset: Int, count: Int)
 
         /// Its length in bytes.
@@ -18,26 +20,34 @@ extension ONNXWriter {
     /// One GRU layer of the stack: its scope, its directions' scopes (one, or forward and reverse), sizes,
     /// element type and attributes.
     struct Layer {
+        /// The GRU node's name.
         var scope: String
         /// The scopes holding W, R, B: `[scope]`, or `[scope/forward, scope/reverse]`.
         var parts: [String]
+        /// H.
         var hidden: Int
+        /// I.
         var input: Int
+        /// Whether B is given.
         var hasBias: Bool
+        /// The element type of all its tensors.
         var type: ElementType
+        /// `forward`, `reverse` or `bidirectional`.
         var direction: String
+        /// The attributes to write (direction apart), merged from the scope and its direction scopes.
         var attributes: [String: String]
+        /// D.
         var directions: Int { parts.count }
     }
 
-    /// The layers, in the order their scopes were first named, checked: W and R present, shapes that agree,
+    /// The layers, in the order their first tensors were created, checked: W and R present, shapes that agree,
     /// one element type, attributes that agree, each layer's input the previous layer's output.
     func plannedLayers() throws -> [Layer] {
         func refuse(_ object: String?, _ reason: String) -> StoreError { StoreError(.invalidRequest, file: path, object: object, reason: reason) }
         let scopes = Set(tensors.keys.compactMap { Self.gruTensor($0)?.scope })
         var layers: [Layer] = []
         var used = Set<String>()
-        for name in order where scopes.contains(name) || scopes.contains(name + "/forward") {
+        for name in order {
             // A bidirectional scope: both direction scopes, and nothing of its own.
             var scope = name, parts = [name]
             let last = name.split(separator: "/").last.map(String.init) ?? ""
@@ -45,10 +55,6 @@ extension ONNXWriter {
             if ["forward", "reverse"].contains(last), !parent.isEmpty, scopes.contains(parent + "/forward"), scopes.contains(parent + "/reverse"),
                !scopes.contains(parent) {
                 (scope, parts) = (parent, [parent + "/forward", parent + "/reverse"])
-            } else if !scopes.contains(name) {
-                if scopes.contains(name + "/forward"), scopes.contains(name + "/reverse") {
-                    (scope, parts) = (name, [name + "/forward", name + "/reverse"])
-                } else { continue }
             }
             guard !used.contains(scope) else { continue }
             used.insert(scope)
@@ -94,7 +100,7 @@ extension ONNXWriter {
             let b = tensors[part + "/B"]
             types.formUnion([w.type, r.type] + (b.map { [$0.type] } ?? []))
             let h = r.shape[1]
-            guard h > 0, r.shape[0] == 3 * h, w.shape[0] == 3 * h, b == nil || b?.shape == [6 * h] else {
+            guard h > 0, h <= Int.max / 6, r.shape[0] == 3 * h, w.shape[0] == 3 * h, b == nil || b?.shape == [6 * h] else {
                 throw refuse(part, "has W \(format(w.shape)), R \(format(r.shape))\(b.map { ", B \(format($0.shape))" } ?? ""), "
                              + "not [3H, I], [3H, H], [6H] with one H > 0")
             }
@@ -177,7 +183,9 @@ extension ONNXWriter {
 
     /// A dimension of a declared shape.
     enum Dim {
+        /// A fixed extent (`dim_value`).
         case value(Int)
+        /// A symbolic one (`dim_param`).
         case param(String)
     }
 

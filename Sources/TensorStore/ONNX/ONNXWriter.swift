@@ -5,8 +5,9 @@ import Glibc
 /// (`SCOPE/W` `[3H, I]`, `SCOPE/R` `[3H, H]`, optional `SCOPE/B` `[6H]`, rows z, r, h; a bidirectional
 /// layer as `SCOPE/forward/...` and `SCOPE/reverse/...`) and string attributes on the scopes.
 ///
-/// `finish()` assembles one GRU node per scope (opset 14, IR 8), in the order the scopes were first
-/// created, a bidirectional scope as one node with W, R, B stacked `[2, ...]` (forward first). The graph
+/// `finish()` assembles one GRU node per scope (opset 14, IR 8), in the order the scopes' first tensors
+/// were created (layer order; `createContainer` does not count, as a conversion creates every container
+/// first, in name order), a bidirectional scope as one node with W, R, B stacked `[2, ...]` (forward first). The graph
 /// takes `X` `[sequence, batch, I]` (time-major, layout 0); each layer's `Y` `[sequence, D, batch, H]`
 /// goes through `Transpose(perm 0, 2, 1, 3)` and `Reshape` to `[sequence, batch, D*H]` (the next layer's
 /// input; the last one's is the graph output `Y`), and each layer's `SCOPE/Y_h` `[D, batch, H]` is an
@@ -47,21 +48,34 @@ public final class ONNXWriter: PublishingSink {
 
     /// One tensor as created: where its bytes are in the data file.
     struct Stored {
+        /// float16, float32 or float64.
         var type: ElementType
+        /// `[3H, I]`, `[3H, H]` or `[6H]`.
         var shape: [Int]
+        /// Where its bytes start in the data file.
         var offset: Int
+        /// Its bytes.
         var size: Int
+        /// Bytes of one row (all of them for rank 1).
         var rowBytes: Int
+        /// Rows (1 for rank 1).
         var rowCount: Int
+        /// The first row not written yet.
         var nextRow = 0
     }
+    /// Every tensor created, by name.
     var tensors: [String: Stored] = [:]
-    /// Scopes (and containers), in the order first named.
+    /// The scopes of the tensors, in the order their first tensor was created.
     var order: [String] = []
+    /// The containers created.
     var containers: Set<String> = []
+    /// The attributes set on each scope.
     var attributes: [String: [String: String]] = [:]
+    /// The temporary data file.
     private var descriptor: Int32
+    /// The data file's length so far.
     private var end = 0
+    /// Whether `finish()` renamed the output into place.
     private var published = false
 
     /// Creates the temporary data file (failing if it exists) for a model to be published at `path`.
@@ -81,6 +95,7 @@ public final class ONNXWriter: PublishingSink {
         return (scope, label)
     }
 
+    /// Notes `scope` in `order` the first time a tensor of it is created.
     private func remember(_ scope: String) { if !order.contains(scope) { order.append(scope) } }
 
     /// Whether `name` is a tensor, a container or the parent of a tensor.
@@ -91,7 +106,6 @@ public final class ONNXWriter: PublishingSink {
     /// Remembers the container; one that no GRU scope uses is refused by `finish()`.
     public func createContainer(_ name: String) throws {
         containers.insert(name)
-        remember(name)
     }
 
     /// Reserves a GRU tensor (`SCOPE/W` `[3H, I]`, `SCOPE/R` `[3H, H]`, `SCOPE/B` `[6H]`) of float16, float32
@@ -255,6 +269,7 @@ public final class ONNXWriter: PublishingSink {
         guard close(output) == 0 else { throw failed(errno) }
     }
 
+    /// Closes and removes the data file.
     private func discardData() {
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
