@@ -14,6 +14,10 @@
 # file), seeded with the PyTorch-made fixtures (fixtures/frameworks/*.safetensors) and fuzz/safetensors-seeds/;
 # findings go to fuzz/findings-safetensors/ (copy those worth keeping to fuzz/safetensors-regressions/).
 #
+# `fuzz/run.sh SECONDS keras` fuzzes the Keras archive reader (gru-fuzz-keras: each input is one `.keras` zip,
+# its weights member opened from memory, its config applied), seeded with fixtures/frameworks/*.keras and
+# fuzz/keras-seeds/; findings go to fuzz/findings-keras/ (keep those worth keeping in fuzz/keras-regressions/).
+#
 # `fuzz/run.sh SECONDS checkpoint` fuzzes the TensorFlow checkpoint reader instead (gru-fuzz-checkpoint:
 # each input becomes PREFIX.index, data shards and optionally a `checkpoint` state file; the layout is in
 # its main.swift), seeded with every fixture checkpoint (fuzz/checkpoint-seeds/, made by its make_seeds.py)
@@ -36,8 +40,9 @@ case "$target" in
     hdf5) product=gru-fuzz corpus=fuzz/corpus findings=fuzz/findings ;;
     checkpoint) product=gru-fuzz-checkpoint corpus=fuzz/corpus-checkpoint findings=fuzz/findings-checkpoint ;;
     safetensors) product=gru-fuzz-safetensors corpus=fuzz/corpus-safetensors findings=fuzz/findings-safetensors ;;
+    keras) product=gru-fuzz-keras corpus=fuzz/corpus-keras findings=fuzz/findings-keras ;;
     onnx) product=gru-fuzz-onnx corpus=fuzz/corpus-onnx findings=fuzz/findings-onnx ;;
-    *) echo "usage: fuzz/run.sh [SECONDS] [hdf5|checkpoint|safetensors|onnx]" >&2; exit 2 ;;
+    *) echo "usage: fuzz/run.sh [SECONDS] [hdf5|checkpoint|safetensors|onnx|keras]" >&2; exit 2 ;;
 esac
 libfuzzer=$(ls /opt/swift/usr/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a 2>/dev/null | head -1 || true)
 [ -n "$libfuzzer" ] || libfuzzer=$(ls "$(dirname "$(dirname "$(command -v swiftc)")")"/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-"$(uname -m)".a | head -1)
@@ -64,6 +69,9 @@ if [ "$target" = hdf5 ]; then
     seed compressed fixtures/compressed/*.h5   # LZF chunks, through the tool's own decoder (CHDF5/shim.h)
     seed structure fixtures/structure/*.h5     # every kind of HDF5 object: links, datatypes, references
     cp -n fuzz/regressions/* "$corpus"/ 2>/dev/null || true
+elif [ "$target" = keras ]; then
+    seed keras fixtures/frameworks/*.keras fuzz/keras-seeds/*
+    cp -n fuzz/keras-regressions/* "$corpus"/ 2>/dev/null || true
 elif [ "$target" = safetensors ]; then
     seed safetensors fixtures/frameworks/*.safetensors fuzz/safetensors-seeds/*
     cp -n fuzz/safetensors-regressions/* "$corpus"/ 2>/dev/null || true

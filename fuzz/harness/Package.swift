@@ -47,6 +47,15 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "gru-fuzz-keras",
+            dependencies: [
+                "FuzzDriver",
+                .product(name: "GRUCore", package: "gru-convert"),
+                .product(name: "TensorStore", package: "gru-convert"),
+                .product(name: "GRUTools", package: "gru-convert"),
+            ]
+        ),
+        .executableTarget(
             name: "gru-fuzz-checkpoint",
             dependencies: [
                 "FuzzDriver",

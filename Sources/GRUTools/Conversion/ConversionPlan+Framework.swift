@@ -5,7 +5,7 @@ extension ConversionPlan {
     /// Attributes that a framework's file records about its cells and that the output records again in
     /// its own way (or that only name the input's producer): not listed as left out.
     static let translatedAttributes: Set<String> = [
-        CellInventory.linearBeforeReset, "direction", "hidden_size", "node_index", "layer_names", "weight_names", "backend",
+        CellInventory.linearBeforeReset, "direction", "hidden_size", "layer_names", "weight_names", "backend",
         "keras_version", "name", layoutAttribute, "keras_layer", "reset_after", "use_bias", "go_backwards", "ir_version", "opset",
         "producer_name", "producer_version",
     ]

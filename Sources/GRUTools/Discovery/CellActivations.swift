@@ -20,6 +20,9 @@ public enum CellActivations {
            !["Sigmoid,Tanh", "Sigmoid,Tanh,Sigmoid,Tanh"].contains(value) {
             found.append("activations \(value)")
         }
+        if let value = try? file.stringAttribute("clip", of: cell.scope) {
+            found.append("clip \(value) (every gate's input clipped)")
+        }
         guard !found.isEmpty else { return nil }
         return "the file records \(found.joined(separator: " and ")), but gru-convert computes GRUs with sigmoid gates and a tanh "
             + "candidate only"

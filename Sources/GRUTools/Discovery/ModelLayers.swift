@@ -15,8 +15,8 @@ public enum CellDirection: String, Sendable, Hashable {
 /// with its counterpart in another file when the names differ.
 ///
 /// Directions come from the names each framework gives them; the order from the numbers in the names
-/// (`l1`, `cell_1`, Keras's `gru_1`), from a Keras 2 file's `layer_names`, from an ONNX node's
-/// `node_index`; where the names cannot order two layers, from their sizes (a layer reads what the one
+/// (`l1`, `cell_1`, Keras's `gru_1`), from a Keras 2 file's `layer_names`, from an ONNX node's place in
+/// the graph (`ONNXFile.gruScopes`); where the names cannot order two layers, from their sizes (a layer reads what the one
 /// before it writes).
 public struct ModelLayers: Sendable {
     /// One layer: one cell each way it reads (forward alone, backward alone, or both).
@@ -140,9 +140,8 @@ public struct ModelLayers: Sendable {
         let components = key.split(separator: "/").map(String.init)
         let named = components.first == "model_weights" ? components.dropFirst().first : components.first
         if let named, let index = order.firstIndex(of: named) { return [0, index] }
-        if cell.layout.naming == "onnx", let file,
-           let value = try? file.stringAttribute("node_index", of: key.hasSuffix("/*") ? String(key.dropLast(2)) : key),
-           let index = Int(value) {
+        if cell.layout.naming == "onnx", let onnx = file as? ONNXFile,
+           let index = onnx.gruScopes.firstIndex(of: key.hasSuffix("/*") ? String(key.dropLast(2)) : key) {
             return [1, index]
         }
         // Every run of digits, in order (`l1` → 1, `multi_rnn_cell/cell_2` → 2, `gru_1` → 1, `gru` → 0).
