@@ -436,9 +436,9 @@ def main():
                             "(onnx.load: DecodeError); rows marked pending until the ONNX writer lands")
     kept = [r for r in c.rows if r["target"] == "torch" and any("module state dict" in n for n in r["notes"])]
     for r in kept:
-        observations.append(f"{r['source']} --to torch keeps the module prefix and the non-GRU tensors (no "
-                            "--drop-unsupported needed, unlike the other targets) and drops __metadata__: "
-                            "OUT is not an nn.GRU state dict; it loads strictly into the source module's shape")
+        observations.append(f"{r['source']} --to torch keeps the module prefix, the non-GRU tensors and __metadata__ "
+                            "(PyTorch into PyTorch: the module's own state dict, byte for byte): it loads strictly into "
+                            "the source module's shape, not into a bare nn.GRU")
     summary += observations
     text = table(c.rows) + "\n\n" + extras_table(c.extras) + "\n\n" + "\n".join(summary)
     print(text)

@@ -103,6 +103,9 @@ def check(job, path):
             res["cells"].append({"scope": cell["scope"], "group": cell["group"],
                                  "diff": maxdiff(y[:, 0].transpose(1, 0, 2), r["outputs"])})
     io = model_io(job)
+    if io is not None and any(i.type == "tensor(double)" for i in sess.get_inputs()):
+        notes.append("whole model not run: onnxruntime 1.32 has no float64 GRU kernel (FRAMEWORK_LAYOUTS.md 4.4)")
+        io = None
     if io is not None:
         x, y = io
         feed = {}
