@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TensorStore
 import ZIPFoundation
 
 /// A cell whose file records an activation other than sigmoid/tanh (Keras 2's `hard_sigmoid`) is never
@@ -40,6 +41,34 @@ import ZIPFoundation
             // Negative control: the same archive with sigmoid verifies and converts.
             #expect(try GRUConvertBinary.run("verify", plain).status == 0)
             #expect(try GRUConvertBinary.run("convert", plain, directory + "/p.safetensors", "--to", "torch").status == 0)
+        }
+    }
+
+    /// A Keras 2 full model's `model_config` (a root attribute) is read the same way: `hard_sigmoid` there
+    /// is refused, `sigmoid` (the fixture as tf-keras wrote it) verified.
+    @Test func kerasTwoModelConfigIsRead() throws {
+        try withScratchDirectory("model-config") { directory in
+            let source = try HDF5File(readingFrom: Fixtures.path("frameworks/k2_full.h5"))
+            let config = try #require(try source.stringAttribute("model_config", of: ""))
+            #expect(config.contains("\"recurrent_activation\": \"sigmoid\""))
+            for (name, value) in [("hard", "hard_sigmoid"), ("plain", "sigmoid")] {
+                let path = directory + "/\(name).h5"
+                let writer = try HDF5Writer(creating: path, temporaryPath: path + ".tmp")
+                for variable in try source.variables() where variable.name.hasPrefix("model_weights/encoder/") {
+                    let values: [Float] = try source.read(variable.name, as: Float.self).scalars
+                    try writer.create(variable.name, elementType: .float(bits: 32), shape: variable.shape)
+                    let rows = variable.shape.count == 2 ? variable.shape[0] : 1
+                    try values.withUnsafeBytes { try writer.writeRawRows(variable.name, rows: 0..<rows, from: $0) }
+                }
+                try writer.setStringAttribute("model_config", config.replacingOccurrences(
+                    of: "\"recurrent_activation\": \"sigmoid\"", with: "\"recurrent_activation\": \"\(value)\""), on: "")
+                try writer.finish()
+            }
+            let refused = try GRUConvertBinary.run("verify", directory + "/hard.h5")
+            #expect(refused.status == 1 && refused.stdout.contains("  ! its model_config records recurrent_activation hard_sigmoid, but "
+                    + "gru-convert computes GRUs with sigmoid gates and a tanh candidate only: not verified\n"), "\(refused.stdout)")
+            let plain = try GRUConvertBinary.run("verify", directory + "/plain.h5")
+            #expect(plain.status == 0, "\(plain.stdout)")
         }
     }
 }

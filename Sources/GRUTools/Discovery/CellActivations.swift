@@ -10,12 +10,12 @@ public enum CellActivations {
     /// (or the file records none).
     public static func unsupported(of cell: GRUCell, in file: any TensorSource) -> String? {
         var found: [String] = []
-        if let value = try? file.stringAttribute("recurrent_activation", of: cell.scope), value != "sigmoid" {
-            found.append("recurrent_activation \(value)")
-        }
-        if let value = try? file.stringAttribute("activation", of: cell.scope), value != "tanh" {
-            found.append("activation \(value)")
-        }
+        // A Keras 2 full model's `model_config` (a root attribute) records its layers' settings.
+        let configured = cell.layout.naming == "keras" ? kerasTwoLayer(of: cell, in: file) : nil
+        let recurrent = (try? file.stringAttribute("recurrent_activation", of: cell.scope)) ?? configured?.recurrentActivation
+        let candidate = (try? file.stringAttribute("activation", of: cell.scope)) ?? configured?.activation
+        if let value = recurrent, value != "sigmoid" { found.append("recurrent_activation \(value)") }
+        if let value = candidate, value != "tanh" { found.append("activation \(value)") }
         if let value = try? file.stringAttribute("activations", of: cell.scope),
            !["Sigmoid,Tanh", "Sigmoid,Tanh,Sigmoid,Tanh"].contains(value) {
             found.append("activations \(value)")
@@ -24,7 +24,15 @@ public enum CellActivations {
             found.append("clip \(value) (every gate's input clipped)")
         }
         guard !found.isEmpty else { return nil }
-        return "the file records \(found.joined(separator: " and ")), but gru-convert computes GRUs with sigmoid gates and a tanh "
+        let origin = configured != nil && (try? file.stringAttribute("activation", of: cell.scope)) == nil ? "its model_config" : "the file"
+        return "\(origin) records \(found.joined(separator: " and ")), but gru-convert computes GRUs with sigmoid gates and a tanh "
             + "candidate only"
+    }
+
+    /// The Keras 2 layer of `cell` in the file's `model_config`, if it has one that names it.
+    private static func kerasTwoLayer(of cell: GRUCell, in file: any TensorSource) -> KerasGRULayer? {
+        guard let json = try? file.stringAttribute("model_config", of: ""),
+              let config = try? KerasModelConfig(parsing: json, flavor: .keras2, file: file.path, object: "/@model_config") else { return nil }
+        return config.layer(at: cell.scope)
     }
 }
