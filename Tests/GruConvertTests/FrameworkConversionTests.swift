@@ -168,6 +168,26 @@ import TensorStore
         }
     }
 
+    /// A truncated ONNX model or Keras archive ends in one line and status 2 at the command line, no output
+    /// written; the whole file (the negative control) is read.
+    @Test func truncatedModelsAndArchivesAreOneLine() throws {
+        try withScratchDirectory("truncated") { directory in
+            for (name, keep, message) in [
+                ("torch_gru2_bidir.onnx", 300, "is a damaged or truncated ONNX model: a protobuf field of 18117 bytes runs past the end of "
+                 + "its message (273 bytes left) at byte 24"),
+                ("k3_gru.keras", 2000, "a truncated or damaged zip archive (no end of central directory record)"),
+            ] {
+                let whole = try Data(contentsOf: URL(fileURLWithPath: Self.fixture(name)))
+                let cut = directory + "/cut-" + name
+                try whole.prefix(keep).write(to: URL(fileURLWithPath: cut))
+                let result = try GRUConvertBinary.run("convert", cut, directory + "/out.weights.h5")
+                #expect(result.status == 2 && result.stdout.isEmpty && result.stderr == "error: \(cut): \(message)\n", "\(result.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: directory + "/out.weights.h5"))
+                #expect(try GRUConvertBinary.run("inspect", Self.fixture(name)).status == 0)
+            }
+        }
+    }
+
     /// What a framework's file cannot hold is refused by name, or left out and named with --drop-unsupported;
     /// PyTorch into PyTorch keeps a module's other keys.
     @Test func otherVariablesAreNamedNeverDropped() throws {
