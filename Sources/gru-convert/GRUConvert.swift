@@ -8,11 +8,14 @@ import Glibc
 struct GRUConvert: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gru-convert",
-        abstract: "Inspect, convert and verify GRU weights: TensorFlow 1 GRUCell, Keras 2/3 GRU, PyTorch nn.GRU, explicit.",
+        abstract: "Inspect, convert and verify GRU weights: TensorFlow 1 GRUCell, Keras 2/3 GRU, PyTorch nn.GRU, ONNX GRU, explicit.",
         discussion: """
-            Both GRU families: reset-before (TensorFlow 1 GRUCell, Keras reset_after=False) and \
-            reset-after (Keras reset_after=True, PyTorch nn.GRU). Files: HDF5 (TensorFlow 1 dumps, Keras 2 \
-            and Keras 3 weights), TensorFlow checkpoints, and safetensors (PyTorch state dicts). Linux only.
+            Both GRU families: reset-before (TensorFlow 1 GRUCell, Keras reset_after=False, ONNX \
+            linear_before_reset=0) and reset-after (Keras reset_after=True, PyTorch nn.GRU, ONNX \
+            linear_before_reset=1). Files, read and written: HDF5 (TensorFlow 1 dumps, Keras 2 and Keras 3 \
+            weights), TensorFlow checkpoints, safetensors (PyTorch state dicts), ONNX models; read: Keras 3 \
+            .keras archives. convert --to keras|keras3|torch|onnx moves cells between frameworks, exactly \
+            within a family; across families it refuses, with the measured difference. Linux only.
 
             Exit status: 0 success; 1 verify found a cell that is not equivalent; 2 bad input or \
             usage, with one line on stderr (also when the HDF5 library crashes or hangs on a malformed \
@@ -29,6 +32,8 @@ struct GRUConvert: ParsableCommand {
               gru-convert convert model.h5 model_explicit.h5
               gru-convert convert old_0.12.h5 renamed.h5 --to fused --names tf
               gru-convert verify gru.safetensors --reference torch_outputs.h5
+              gru-convert convert gru.safetensors model.onnx
+              gru-convert verify gru.safetensors model.onnx
             """,
         version: "0.1.0",
         subcommands: [Inspect.self, Verify.self, Convert.self]
