@@ -168,20 +168,9 @@ public final class ONNXFile: TensorSource {
     /// Copies rows `rows` of a rank-1 or rank-2 float tensor into `bytes`, unchanged (little-endian IEEE).
     public func readRawRows(_ name: String, rows: Range<Int>, into bytes: UnsafeMutableRawBufferPointer) throws {
         let entry = try entry(name)
-        guard let width = entry.type.byteWidth else {
-            throw StoreError(.unsupportedType, file: path, object: name, reason: "holds \(entry.type) values, not float16, float32 or float64")
-        }
-        let shape = entry.shape
-        let rowElements = shape.count == 2 ? shape[1] : (shape.first ?? 1)
-        let rowCount = shape.count == 2 ? shape[0] : 1
-        let (rowBytes, overflow) = rowElements.multipliedReportingOverflow(by: width)
-        guard shape.count == 1 || shape.count == 2, rows.lowerBound >= 0, rows.upperBound <= rowCount, !overflow,
-              bytes.count >= rows.count * rowBytes else {
-            throw StoreError(.invalidRequest, file: path, object: name,
-                             reason: "rows \(rows) of a \(format(shape)) tensor cannot be read into \(bytes.count) bytes")
-        }
-        guard !rows.isEmpty, rowBytes > 0 else { return }
-        try read(entry, from: rows.lowerBound * rowBytes, into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<(rows.count * rowBytes)]), name)
+        guard let request = try RawRowRequest(rows: rows, type: entry.type, shape: entry.shape, bufferBytes: bytes.count,
+                                              file: path, object: name) else { return }
+        try read(entry, from: request.start, into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<request.count]), name)
     }
 
     /// Every value of tensor `name`, whatever its fixed-width type, as little-endian bytes; strings as bytes.

@@ -209,22 +209,11 @@ public final class SafetensorsFile: TensorSource {
     /// Copies rows `rows` of a rank-1 or rank-2 float tensor into `bytes`, unchanged (little-endian IEEE).
     public func readRawRows(_ name: String, rows: Range<Int>, into bytes: UnsafeMutableRawBufferPointer) throws {
         let entry = try entry(name)
-        guard let width = entry.type.byteWidth else {
-            throw StoreError(.unsupportedType, file: path, object: name, reason: "holds \(entry.type) values, not float16, float32 or float64")
-        }
-        let shape = entry.shape
-        let rowElements = shape.count == 2 ? shape[1] : (shape.first ?? 1)
-        let rowCount = shape.count == 2 ? shape[0] : 1
-        let (rowBytes, overflow) = rowElements.multipliedReportingOverflow(by: width)
-        guard shape.count == 1 || shape.count == 2, rows.lowerBound >= 0, rows.upperBound <= rowCount, !overflow,
-              bytes.count >= rows.count * rowBytes else {
-            throw StoreError(.invalidRequest, file: path, object: name,
-                             reason: "rows \(rows) of a \(format(shape)) tensor cannot be read into \(bytes.count) bytes")
-        }
-        guard !rows.isEmpty, rowBytes > 0 else { return }
-        let target = UnsafeMutableRawBufferPointer(rebasing: bytes[0..<(rows.count * rowBytes)])
+        guard let request = try RawRowRequest(rows: rows, type: entry.type, shape: entry.shape, bufferBytes: bytes.count,
+                                              file: path, object: name) else { return }
+        let target = UnsafeMutableRawBufferPointer(rebasing: bytes[0..<request.count])
         do {
-            try file.read(at: dataStart + entry.range.lowerBound + rows.lowerBound * rowBytes, into: target)
+            try file.read(at: dataStart + entry.range.lowerBound + request.start, into: target)
         } catch {
             throw TFCheckpointFile.openError(error, file: path, object: name, what: "reading its values")
         }
