@@ -210,6 +210,22 @@ import TensorStore
         }
     }
 
+    /// PyTorch into PyTorch with --cell keeps every key where it is (the other layers copied beside): the
+    /// same bytes. Negative control: into Keras 3, the other layers' tensors are refused by name.
+    @Test func onePyTorchLayerIntoPyTorchKeepsTheFile() throws {
+        try withScratchDirectory("torch-cell") { directory in
+            let input = Self.fixture("torch_gru2_bidir.safetensors"), output = directory + "/c.safetensors"
+            for cell in ["l1", "l0_reverse"] {
+                let result = try GRUConvertBinary.run("convert", input, output, "--to", "torch", "--cell", cell, "--force")
+                #expect(result.status == 0 && result.stdout.hasSuffix("1 cell converted, 12 other datasets copied, 5944 bytes\n"),
+                        "\(result.stdout)\(result.stderr)")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data(contentsOf: URL(fileURLWithPath: input)))
+            }
+            let keras = try GRUConvertBinary.run("convert", input, directory + "/c.weights.h5", "--cell", "l0", "--cell", "l0_reverse")
+            #expect(keras.status == 2 && keras.stderr.contains(": bias_hh_l1: is not part of the GRU cells converted"), "\(keras.stderr)")
+        }
+    }
+
     /// A Keras GRU without a bias does not record its family: `--reset-after` decides, and false into
     /// PyTorch is the cross-family refusal.
     @Test func aBiasFreeKerasCellNeedsItsFamilySaid() throws {

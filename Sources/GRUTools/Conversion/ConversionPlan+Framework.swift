@@ -51,10 +51,13 @@ extension ConversionPlan {
         do { layers = try ModelLayers.arrange(chosen, in: file) } catch {
             throw StoreError(.invalidRequest, file: file.path, reason: "the GRU cells are not one model's layers: \(error.reason)")
         }
-        if let reason = framework.unfit(layers) { throw StoreError(.invalidRequest, file: file.path, reason: reason) }
-        let (scopes, frame) = framework.place(layers, layerNames: layers.layers.map { layer in
+        let sameFramework = chosen.allSatisfy { $0.layout.naming == framework.naming } && framework == .torch
+        if !sameFramework, let reason = framework.unfit(layers) { throw StoreError(.invalidRequest, file: file.path, reason: reason) }
+        var (scopes, frame) = framework.place(layers, layerNames: layers.layers.map { layer in
             ["keras", "keras3"].contains(layer.cells[0].layout.naming) ? ModelLayers.layerName(of: layer.cells[0], in: file) : nil },
                                               prefix: torchPrefix(of: chosen), tensorNames: { targets[$0.scope]!.layout.tensorNames })
+        // PyTorch into PyTorch keeps every key as it is (with --cell, the other layers' keys are copied beside).
+        if sameFramework { scopes = Dictionary(uniqueKeysWithValues: chosen.map { ($0.scope, $0.scope) }) }
         var cells: [PlannedCell] = []
         var uncarried: [(place: String, reason: String)] = []
         for cell in layers.layers.flatMap(\.cells) {
@@ -84,7 +87,6 @@ extension ConversionPlan {
         let rest = inventory.otherVariables
             + inventory.problems.flatMap(\.variables)
             + inventory.cells.filter { !chosenScopes.contains($0.scope) }.flatMap { Array($0.storedNames.values) + $0.slots }
-        let sameFramework = chosen.allSatisfy { $0.layout.naming == framework.naming } && framework == .torch
         for name in rest.sorted() {
             if sameFramework { plan.copied.append(name) } else {
                 uncarried.append((name, "is not part of the GRU cells converted; \(framework.displayName) written by gru-convert holds them alone"))
