@@ -499,7 +499,8 @@ import Testing
                                        + "record)")) { try TensorFiles.open(archive) }
             let onnx = directory.appendingPathComponent("model.onnx").path
             #expect(FileManager.default.createFile(atPath: onnx, contents: Data([0x08, 0x07])))
-            #expect(throws: StoreError(.wrongFormat, file: onnx, reason: "is not an ONNX model (no graph)")) {
+            #expect(throws: StoreError(.damaged, file: onnx, reason: "is an ONNX model without a graph (ModelProto.graph): it is truncated "
+                                       + "or damaged")) {
                 try TensorFiles.open(onnx)
             }
             let saved = directory.appendingPathComponent("model.pt").path
