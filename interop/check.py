@@ -107,7 +107,9 @@ K3 = ("Keras 3", "run_keras3.py", TF_PY)
 TORCH = ("torch", "run_torch.py", TORCH_PY)
 ORT = ("onnxruntime", "run_onnx.py", TORCH_PY)
 TARGETS = {"keras": (".h5", [K2, K3]), "keras3": (".weights.h5", [K3, K2]), "torch": (".safetensors", [TORCH]),
-           "onnx": (".onnx", [ORT])}
+           "torch-pt": (".pt", [TORCH]), "onnx": (".onnx", [ORT])}
+# The tool's --to for each target: torch-pt is --to torch with a torch.save OUTPUT (.pt), loaded by torch.load(weights_only=True).
+TO_FLAG = {"torch-pt": "torch"}
 
 PENDING_INPUT = re.compile(r"does not read yet")
 DIFFER = re.compile(r"differ by up to ([0-9.eE+-]+)")
@@ -141,10 +143,10 @@ class Checker:
     def convert(self, src, out, target):
         """(rc, json or None, stderr, flags)."""
         flags = []
-        rc, o, e = self.gru("convert", src, out, "--to", target, "--force", "--format", "json")
+        rc, o, e = self.gru("convert", src, out, "--to", TO_FLAG.get(target, target), "--force", "--format", "json")
         if rc == 2 and "--drop-unsupported" in e:
             flags = ["--drop-unsupported"]
-            rc, o, e = self.gru("convert", src, out, "--to", target, "--force", "--format", "json", *flags)
+            rc, o, e = self.gru("convert", src, out, "--to", TO_FLAG.get(target, target), "--force", "--format", "json", *flags)
         doc = None
         try:
             doc = json.loads(o) if o.strip() else None
@@ -169,7 +171,7 @@ class Checker:
     def plan_pair(self, s, src, info, target, suffix, loaders, base):
         cells = {c["scope"]: c for c in info["cells"]}
         fams = {c["family"] for c in info["cells"]}
-        cross = target == "torch" and "reset-before" in fams
+        cross = target in ("torch", "torch-pt") and "reset-before" in fams
         out = os.path.join(self.work, re.sub(r"[^A-Za-z0-9_.]", "_", s["name"]) + "." + target + suffix)
         rc, doc, err, flags = self.convert(src, out, target)
         notes = [f"convert {' '.join(flags)}".strip()] if flags else []
@@ -205,9 +207,11 @@ class Checker:
                 else:
                     new = mapping.get(src_scope)
                 k += 1
-                c = cells.get(src_scope) if src_scope else None
+                # The source cell: by its scope, or through the tool's own mapping (new scope -> source scope).
+                inverse = {v: key for key, v in mapping.items()}
+                c = cells.get(src_scope) if src_scope else cells.get(inverse.get(new))
                 oc = out_cells.get(new)
-                if oc is None and target != "onnx":
+                if oc is None and target not in ("onnx", "torch-pt"):
                     notes.append(f"inspect OUT has no cell {new!r} ({out_err or 'not found'})")
                 if oc is not None and c is not None:
                     for key in ("family", "units", "input_size"):

@@ -67,9 +67,16 @@ def container(gru, prefix, state):
     return root, others
 
 
+def load_state(path):
+    """The state dict of OUT the framework's way: torch.load(weights_only=True) for a torch.save file, safetensors otherwise."""
+    if path.endswith((".pt", ".pth")):
+        return torch.load(path, weights_only=True)
+    return load_file(path)
+
+
 def check(job, path):
     gru = build(job)
-    state = load_file(path)
+    state = load_state(path)
     prefix = prefix_of(job)
     notes = []
     if prefix:

@@ -115,6 +115,7 @@ struct Convert: ParsableCommand {
         let name = output.lowercased()
         if name.hasSuffix(".onnx") { return .onnx }
         if name.hasSuffix(".weights.h5") { return .keras3 }
+        if SafeOutput.isTorchSave(output) { return .torch }
         return .explicit
     }
 
@@ -123,8 +124,8 @@ struct Convert: ParsableCommand {
         switch target {
         case .onnx where !name.hasSuffix(".onnx"):
             throw ValidationError("--to onnx writes an ONNX model: name OUTPUT *.onnx")
-        case .torch where !SafeOutput.isSafetensors(output):
-            throw ValidationError("--to torch writes a safetensors file: name OUTPUT *.safetensors")
+        case .torch where !SafeOutput.isSafetensors(output) && !SafeOutput.isTorchSave(output):
+            throw ValidationError("--to torch writes a safetensors file or a torch.save file: name OUTPUT *.safetensors, *.pt or *.pth")
         case .keras3 where !name.hasSuffix(".weights.h5"):
             throw ValidationError("--to keras3 writes a Keras 3 weights file, which Keras loads only when it is named *.weights.h5")
         case .keras where !name.hasSuffix(".h5") || name.hasSuffix(".weights.h5"):
@@ -147,7 +148,7 @@ struct Convert: ParsableCommand {
         var options = ConversionOptions(target: target,
                                         names: NameStyle(rawValue: names.rawValue)!, cells: cells,
                                         flatOutput: SafeOutput.isCheckpoint(output) || SafeOutput.isSafetensors(output)
-                                            || SafeOutput.isONNX(output))
+                                            || SafeOutput.isONNX(output) || SafeOutput.isTorchSave(output))
         if SafeOutput.isSafetensors(output) { options.flatOutputName = "a safetensors file" }
         options.dropUncarried = dropUnsupported
         options.declaredFamily = resetAfter.map { $0 ? .resetAfter : .resetBefore }

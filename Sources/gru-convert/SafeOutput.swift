@@ -21,6 +21,9 @@ enum SafeOutput {
     /// Whether `output` names a safetensors file to write (`.safetensors`).
     static func isSafetensors(_ output: String) -> Bool { output.lowercased().hasSuffix(".safetensors") }
 
+    /// Whether `output` names a `torch.save` file to write (`.pt`, `.pth`).
+    static func isTorchSave(_ output: String) -> Bool { [".pt", ".pth"].contains { output.lowercased().hasSuffix($0) } }
+
     /// Whether `output` names an ONNX model to write (`.onnx`).
     static func isONNX(_ output: String) -> Bool { output.lowercased().hasSuffix(".onnx") }
 
@@ -34,7 +37,7 @@ enum SafeOutput {
     /// safetensors file a second one holding the tensors' bytes until the header is known.
     static func temporaries(of output: String, process: Int32) -> [String] {
         let paths = files(of: output).map { temporaryPath(for: $0, process: process) }
-        return isSafetensors(output) || isONNX(output) ? paths + [paths[0] + ".data"] : paths
+        return isSafetensors(output) || isONNX(output) || isTorchSave(output) ? paths + [paths[0] + ".data"] : paths
     }
 
     /// A sink for `output`, writing into this process's temporary files (one per file of `files(of:)`),
@@ -45,7 +48,9 @@ enum SafeOutput {
         SignalCleanup.arm(temporaries)
         do {
             let writer: any PublishingSink
-            if isONNX(output) {
+            if isTorchSave(output) {
+                writer = try TorchSaveWriter(creating: output, temporaryPath: temporaries[0], temporaryDataPath: temporaries[1])
+            } else if isONNX(output) {
                 writer = try ONNXWriter(creating: output, temporaryPath: temporaries[0], temporaryDataPath: temporaries[1])
             } else if isSafetensors(output) {
                 let safetensors = try SafetensorsWriter(creating: output, temporaryPath: temporaries[0], temporaryDataPath: temporaries[1])

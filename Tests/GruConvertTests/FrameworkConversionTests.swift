@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TensorStore
+import ZIPFoundation
 
 /// `convert --to keras|keras3|torch`: the framework-made fixtures (fixtures/frameworks) moved between
 /// frameworks layer by layer and direction by direction, bit for bit within a family, proven by `verify`
@@ -256,12 +257,37 @@ import TensorStore
             (["--to", "keras3", "x.h5"], "--to keras3 writes a Keras 3 weights file, which Keras loads only when it is named *.weights.h5"),
             (["--to", "keras", "x.weights.h5"], "--to keras writes a Keras 2 weights file, which Keras loads as one only when it is named "
              + "*.h5 but not *.weights.h5"),
-            (["--to", "torch", "x.h5"], "--to torch writes a safetensors file: name OUTPUT *.safetensors"),
+            (["--to", "torch", "x.h5"], "--to torch writes a safetensors file or a torch.save file: name OUTPUT *.safetensors, *.pt or *.pth"),
             (["x.keras"], "gru-convert does not write .keras archives; write --to keras3 OUTPUT.weights.h5 and load it with model.load_weights"),
         ]
         for (arguments, message) in cases {
             let result = try GRUConvertBinary.run(["convert", Fixtures.path("gru_single.h5")] + arguments.suffix(1) + arguments.dropLast())
             #expect(result.status == 2 && result.stderr == "error: \(message) (see 'gru-convert convert --help')\n", "\(arguments): \(result.stderr)")
+        }
+    }
+}
+
+/// `--to torch` with a `.pt` OUTPUT (inferred from the name): a `torch.save` zip (`torch.load(weights_only=True)`
+/// and `load_state_dict(strict=True)` take it: interop/check.py) whose storages are the tensors' bytes.
+@Suite struct TorchSaveOutputTests {
+    @Test func aPtFileHoldsTheStateDictsStorages() throws {
+        try withScratchDirectory("pt") { directory in
+            let input = Fixtures.path("frameworks/torch_gru2_bidir.safetensors"), output = directory + "/gru.pt"
+            let result = try GRUConvertBinary.run("convert", input, output)
+            #expect(result.status == 0 && result.stdout.contains("l1_reverse: torch-gru -> torch-gru\n"), "\(result.stdout)\(result.stderr)")
+            let archive = try Archive(url: URL(fileURLWithPath: output), accessMode: .read)
+            #expect(archive.map(\.path) == ["gru/data.pkl", "gru/byteorder"] + (0..<16).map { "gru/data/\($0)" } + ["gru/version"])
+            let source = try SafetensorsFile(readingFrom: input)
+            var data = Data()
+            _ = try archive.extract(archive["gru/data/0"]!) { data.append($0) }
+            // The dict is in nn.GRU's order (layer by layer, weight_ih first): storage 0 is weight_ih_l0, storage 1 not.
+            guard case .bytes(let first) = try source.readAll("weight_ih_l0").storage,
+                  case .bytes(let second) = try source.readAll("weight_hh_l0").storage else { Issue.record("no bytes"); return }
+            #expect([UInt8](data) == first && [UInt8](data) != second)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["gru.pt"])
+            // Negative control: a reset-before cell is refused into a .pt as into safetensors.
+            let refused = try GRUConvertBinary.run("convert", Fixtures.path("gru_single.h5"), directory + "/tf1.pt")
+            #expect(refused.status == 2 && refused.stderr.contains("cannot be written as a PyTorch nn.GRU state dict"))
         }
     }
 }
