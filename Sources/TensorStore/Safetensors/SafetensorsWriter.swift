@@ -36,31 +36,16 @@ public final class SafetensorsWriter: TensorSink {
     /// The attribute this tool writes on a split cell's scope, kept in `__metadata__` as `SCOPE@gru_convert_layout`.
     public static let layoutAttribute = "gru_convert_layout"
 
-    private struct Entry {
-        var dtype: String
-        var width: Int
-        var shape: [Int]
-        var offset: Int
-        var size: Int
-        var rowBytes: Int
-        var rowCount: Int
-        var nextRow = 0
-    }
-    private var entries: [String: Entry] = [:]
     private var containers: Set<String> = []
     private var metadata: [(key: String, value: String)] = []
     private var dropped: [String] = []
-    private var descriptor: Int32
-    private var end = 0
+    private let staging: TensorStaging
     private var published = false
 
     /// Creates the temporary data file (failing if it exists) for a safetensors file to be published at `path`.
     public init(creating path: String, temporaryPath: String, temporaryDataPath: String) throws {
         (self.path, self.temporaryPath, self.temporaryDataPath) = (path, temporaryPath, temporaryDataPath)
-        descriptor = open(temporaryDataPath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw StoreError(.writeFailed, file: path, reason: "cannot create \(temporaryDataPath): \(systemErrorDescription(errno))")
-        }
+        staging = try TensorStaging(path: path, dataPath: temporaryDataPath)
     }
 
     /// The safetensors dtype of an element type, or an error naming the tensor.
@@ -72,7 +57,7 @@ public final class SafetensorsWriter: TensorSink {
 
     /// Whether `name` is a tensor, a remembered container or the parent of a tensor.
     public func exists(_ name: String) -> Bool {
-        name.isEmpty || entries[name] != nil || containers.contains(name) || entries.keys.contains { $0.hasPrefix(name + "/") }
+        name.isEmpty || staging.entries[name] != nil || containers.contains(name) || staging.order.contains { $0.hasPrefix(name + "/") }
     }
 
     /// Remembers the name: safetensors has no containers.
@@ -80,31 +65,16 @@ public final class SafetensorsWriter: TensorSink {
 
     /// Reserves a tensor of a fixed-width type, whose rows are then written in order (`writeRawRows`).
     public func create(_ name: String, elementType: ElementType, shape: [Int]) throws {
-        guard entries[name] == nil, name != "__metadata__", !name.isEmpty else {
+        guard name != "__metadata__" else {
             throw StoreError(.invalidRequest, file: path, object: name, reason: "cannot be written twice, empty or named __metadata__")
         }
-        let (dtype, width) = try Self.dtype(of: elementType, file: path, object: name)
-        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
-        guard count < Int.max / max(width, 1) else {
-            throw StoreError(.tooLarge, file: path, object: name, reason: "declares \(shape) elements, too many to write")
-        }
-        let rows = shape.count >= 2 ? shape[0] : 1
-        let rowBytes = rows == 0 ? 0 : count * width / rows
-        entries[name] = Entry(dtype: dtype, width: width, shape: shape, offset: end, size: count * width, rowBytes: rowBytes, rowCount: rows,
-                              nextRow: count == 0 ? rows : 0)    // nothing to write: complete already
-        end += count * width
+        let (_, width) = try Self.dtype(of: elementType, file: path, object: name)
+        try staging.create(name, type: elementType, width: width, shape: shape)
     }
 
     /// Writes rows `rows` of a tensor made by `create`, which come in order, each once.
     public func writeRawRows(_ name: String, rows: Range<Int>, from bytes: UnsafeRawBufferPointer) throws {
-        guard var entry = entries[name], rows.lowerBound == entry.nextRow, rows.upperBound <= entry.rowCount,
-              bytes.count >= rows.count * entry.rowBytes else {
-            throw StoreError(.invalidRequest, file: path, object: name, reason: "rows \(rows) cannot be written now")
-        }
-        try write(UnsafeRawBufferPointer(rebasing: bytes[0..<(rows.count * entry.rowBytes)]),
-                  at: entry.offset + rows.lowerBound * entry.rowBytes, name)
-        entry.nextRow = rows.upperBound
-        entries[name] = entry
+        try staging.writeRows(name, rows: rows, from: bytes)
     }
 
     /// Copies a tensor of `source` whole: fixed-width values unchanged; strings are refused.
@@ -121,10 +91,7 @@ public final class SafetensorsWriter: TensorSink {
                 throw StoreError(.unsupportedType, file: source.path, object: name, reason: "holds strings, which a safetensors file cannot hold")
             }
             try create(target, elementType: values.elementType, shape: values.shape)
-            if !bytes.isEmpty {
-                try bytes.withUnsafeBytes { try write($0, at: entries[target]!.offset, target) }
-            }
-            entries[target]!.nextRow = entries[target]!.rowCount
+            try staging.writeAll(target, bytes)
         }
         try copyAttributes(of: name, from: source, to: target, skip: { _ in false })
     }
@@ -155,8 +122,8 @@ public final class SafetensorsWriter: TensorSink {
         metadata.append((key, value))
     }
 
-    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, _ name: String?, to file: Int32? = nil) throws {
-        let error = writeFully(file ?? descriptor, bytes, at: offset)
+    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, _ name: String?, to file: Int32) throws {
+        let error = writeFully(file, bytes, at: offset)
         guard error == 0 else {
             throw StoreError(.writeFailed, file: path, object: name, reason: "cannot write the output: \(systemErrorDescription(error))")
         }
@@ -183,9 +150,8 @@ public final class SafetensorsWriter: TensorSink {
 
     /// Writes the header and the tensors in their final order, syncs, and renames the file to `path`.
     public func finish() throws {
-        for (name, entry) in entries where entry.nextRow < entry.rowCount {
-            throw StoreError(.invalidRequest, file: path, object: name, reason: "only \(entry.nextRow) of its \(entry.rowCount) rows were written")
-        }
+        try staging.checkComplete()
+        let entries = staging.entries
         // As safetensors lays them out: widest elements first, then by name (bytewise).
         let order = entries.keys.sorted { a, b in
             let (x, y) = (entries[a]!.width, entries[b]!.width)
@@ -198,7 +164,8 @@ public final class SafetensorsWriter: TensorSink {
         var offset = 0
         for name in order {
             let entry = entries[name]!
-            parts.append("\(Self.quoted(name)):{\"dtype\":\"\(entry.dtype)\",\"shape\":[\(entry.shape.map(String.init).joined(separator: ","))],"
+            let (dtype, _) = try Self.dtype(of: entry.type, file: path, object: name)
+            parts.append("\(Self.quoted(name)):{\"dtype\":\"\(dtype)\",\"shape\":[\(entry.shape.map(String.init).joined(separator: ","))],"
                          + "\"data_offsets\":[\(offset),\(offset + entry.size)]}")
             offset += entry.size
         }
@@ -216,18 +183,12 @@ public final class SafetensorsWriter: TensorSink {
         try header.withUnsafeBytes { try put($0, at: 8) }
         // Each tensor's bytes from the data file, in a bounded buffer.
         var position = 8 + header.count
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         for name in order {
             let entry = entries[name]!
-            var done = 0
-            while done < entry.size {
-                let count = min(buffer.count, entry.size - done)
-                let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, count, off_t(entry.offset + done)) }
-                if got < 0, errno == EINTR { continue }
-                guard got > 0 else { throw StoreError(.writeFailed, file: path, reason: "cannot read back \(temporaryDataPath): \(systemErrorDescription(errno))") }
-                try buffer.withUnsafeBytes { try put(UnsafeRawBufferPointer(rebasing: $0[0..<got]), at: position) }
-                position += got
-                done += got
+            for start in stride(from: 0, to: entry.size, by: 1 << 20) {
+                let chunk = try staging.read(at: entry.offset + start, count: min(1 << 20, entry.size - start))
+                try chunk.withUnsafeBytes { try put($0, at: position) }
+                position += chunk.count
             }
         }
         guard fsync(output) == 0 else { throw StoreError(.writeFailed, file: path, reason: "cannot write the output: \(systemErrorDescription(errno))") }
@@ -237,18 +198,12 @@ public final class SafetensorsWriter: TensorSink {
         try OutputTarget.publish(temporaryPath, as: path, replace: replacesExisting)
         published = true
         OutputTarget.syncDirectory(of: path)
-        discardData()
-    }
-
-    private func discardData() {
-        if descriptor >= 0 { close(descriptor) }
-        descriptor = -1
-        unlink(temporaryDataPath)
+        staging.remove()
     }
 
     /// Removes both temporary files unless `finish()` published the output (then only the data file).
     public func discard() {
-        discardData()
+        staging.remove()
         if !published { unlink(temporaryPath) }
     }
 
