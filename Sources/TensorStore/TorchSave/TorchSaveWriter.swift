@@ -10,8 +10,8 @@ import ZIPFoundation
 ///
 /// Tensors come as the other flat writers take them (`TensorStaging`: a temporary data file, in the
 /// order they are created, which is the dict's order); `finish()` assembles the zip in a temporary file,
-/// syncs it and renames it into place. A `torch.save` state dict holds no attributes: the file's are
-/// left out and named in `notes`; any other is refused.
+/// syncs it and renames it into place. A `torch.save` state dict holds no attributes: the file's (and a
+/// split cell's layout record) are left out and named in `notes`; any other is refused.
 public final class TorchSaveWriter: TensorSink, PublishingSink {
     /// The final path, as the user named it, for messages.
     public let path: String
@@ -92,10 +92,11 @@ public final class TorchSaveWriter: TensorSink, PublishingSink {
         }
     }
 
-    /// A file attribute is left out and named in `notes`; any other is refused.
+    /// A file attribute, or a split cell's record of its layout (`gru_convert_layout`), is left out and
+    /// named in `notes`; any other is refused.
     public func setStringAttribute(_ name: String, _ value: String, on object: String) throws {
         let place = "\(object.isEmpty ? "/" : object)@\(name)"
-        guard object.isEmpty else {
+        guard object.isEmpty || name == SafetensorsWriter.layoutAttribute else {
             throw StoreError(.unsupportedType, file: path, object: place, reason: "is an attribute, which a torch.save state dict cannot hold")
         }
         dropped.append(place)
