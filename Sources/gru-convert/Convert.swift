@@ -30,7 +30,8 @@ struct Convert: ParsableCommand {
             --to fused --names tf renames a legacy checkpoint without splitting it.
 
             --to keras (Keras 2 weights .h5), keras3 (Keras 3 .weights.h5; the default for OUTPUT named so), \
-            torch (a PyTorch nn.GRU state dict in safetensors) and onnx (the default for OUTPUT.onnx) move the \
+            torch (a PyTorch nn.GRU state dict: safetensors, or torch.save's zip for OUTPUT.pt/.pth, the default \
+            for such a name) and onnx (the default for OUTPUT.onnx) move the \
             GRU cells into another framework: the cells are arranged as the model's layers (order from the \
             names, or from sizes; directions from fw/bw, forward_/backward_, _reverse), each written in the \
             framework's layout of its family under the framework's names, with what its loader needs \
@@ -74,7 +75,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "The checkpoint to write.")
     var output: String
 
-    @Option(help: ArgumentHelp("explicit: one tensor per gate (Wr ... bh, plus bUr bUz bUh for reset-after); fused: the cell's fused layout; keras: Keras 2 weights .h5; keras3: Keras 3 .weights.h5; torch: PyTorch nn.GRU safetensors; onnx: an ONNX model. Default: from OUTPUT's name (.onnx: onnx, .weights.h5: keras3), else explicit.", valueName: "explicit|fused|keras|keras3|torch|onnx"))
+    @Option(help: ArgumentHelp("explicit: one tensor per gate (Wr ... bh, plus bUr bUz bUh for reset-after); fused: the cell's fused layout; keras: Keras 2 weights .h5; keras3: Keras 3 .weights.h5; torch: PyTorch nn.GRU safetensors or .pt; onnx: an ONNX model. Default: from OUTPUT's name (.onnx: onnx, .weights.h5: keras3, .pt/.pth: torch), else explicit.", valueName: "explicit|fused|keras|keras3|torch|onnx"))
     var to: Target?
 
     @Option(name: .customLong("reset-after"), help: ArgumentHelp(
