@@ -25,62 +25,27 @@ extension ConversionPlan {
     static func planFramework(_ framework: Framework, cells chosen: [GRUCell], inventory: CellInventory,
                               file: any TensorSource, options: ConversionOptions) throws -> ConversionPlan {
         var targets: [String: (layout: LayoutTable, family: CellFamily)] = [:]
-        for cell in chosen {
-            let object = cell.scope.isEmpty ? "/" : cell.scope
-            guard let family = cell.family ?? options.declaredFamily else {
-                throw StoreError(.invalidRequest, file: file.path, object: object, reason: "a \(cell.layout.name) cell has no biases, so "
-                                 + "its tensors do not record whether it resets before or after the recurrent product, and the "
-                                 + "outputs differ; say which with --reset-after true|false")
-            }
-            if let activations = CellActivations.unsupported(of: cell, in: file) {
-                throw StoreError(.invalidRequest, file: file.path, object: object, reason: "\(activations), so it does not claim "
-                                 + "the cell is the same in \(framework.displayName) (whose loader would not carry the activation either); "
-                                 + "convert it with --to explicit or --to fused, which keep the file's configuration")
-            }
-            let bias = cell.layout.blocks.keys.contains { $0.role == .inputBias }
-            guard let layout = framework.layout(for: family, bias: bias) else {
-                let weights = try file.weights(of: cell, as: Double.self, family: family).explicitForm
-                throw StoreError(.invalidRequest, file: file.path, object: object, reason: "a reset-before cell (\(cell.layout.name)) "
-                                 + "cannot be written as \(framework.displayName): nn.GRU applies the reset after the recurrent product, and "
-                                 + "run that way this cell's outputs \(FamilyDifference(weights).text); write it with --to keras "
-                                 + "(reset_after=False), --to keras3, --to onnx (linear_before_reset=0) or --to explicit instead")
-            }
-            targets[cell.scope] = (layout, family)
-        }
+        for cell in chosen { targets[cell.scope] = try target(of: cell, in: framework, file: file, options: options) }
         let layers: ModelLayers
         do { layers = try ModelLayers.arrange(chosen, in: file) } catch {
             throw StoreError(.invalidRequest, file: file.path, reason: "the GRU cells are not one model's layers: \(error.reason)")
         }
+        // PyTorch into PyTorch keeps every key as it is (with --cell, the other layers' keys are copied beside).
         let sameFramework = chosen.allSatisfy { $0.layout.naming == framework.naming } && framework == .torch
         if !sameFramework, let reason = framework.unfit(layers) { throw StoreError(.invalidRequest, file: file.path, reason: reason) }
         var (scopes, frame) = framework.place(layers, layerNames: layers.layers.map { layer in
             ["keras", "keras3"].contains(layer.cells[0].layout.naming) ? ModelLayers.layerName(of: layer.cells[0], in: file) : nil },
                                               prefix: torchPrefix(of: chosen), tensorNames: { targets[$0.scope]!.layout.tensorNames })
-        // PyTorch into PyTorch keeps every key as it is (with --cell, the other layers' keys are copied beside).
         if sameFramework { scopes = Dictionary(uniqueKeysWithValues: chosen.map { ($0.scope, $0.scope) }) }
-        var cells: [PlannedCell] = []
+
+        var plan = ConversionPlan(cells: [], copied: [], containers: frame.containers, carried: [])
+        (plan.framework, plan.frame) = (framework, frame)
         var uncarried: [(place: String, reason: String)] = []
         for cell in layers.layers.flatMap(\.cells) {
             let (to, family) = targets[cell.scope]!
-            let from = cell.layout, d = cell.dimensions, targetScope = scopes[cell.scope]!
-            var tensors: [(String, PlannedDataset)] = []
-            for target in to.tensorNames {
-                // The source tensors whose blocks (and added blocks) make this one.
-                let pieces = to.pieces(of: target)
-                let sources = Set(pieces.flatMap { [from.range(of: $0, d)?.tensor, from.addedRange(of: $0, d)?.tensor].compactMap { $0 } })
-                let stored = from.tensorNames.filter(sources.contains).compactMap(cell.storedName(of:))
-                tensors.append((target, PlannedDataset(name: framework.storedName(of: target, scope: targetScope), sources: stored)))
-            }
+            plan.cells.append(plannedCell(cell, to: to, family: family, scope: scopes[cell.scope]!, framework: framework))
             uncarried += cell.slots.map { ($0, "is an optimizer slot, which \(framework.displayName) written by gru-convert does not hold") }
-            var planned = PlannedCell(scope: cell.scope, targetScope: targetScope, from: from, to: to, dimensions: d,
-                                      datasets: tensors.map(\.1), tensors: tensors, slots: [], recordedLayout: from)
-            planned.family = family
-            planned.sourceNames = cell.storedNames
-            cells.append(planned)
         }
-        var plan = ConversionPlan(cells: cells, copied: [], containers: frame.containers, carried: [])
-        plan.framework = framework
-        plan.frame = frame
         // What is not a chosen cell stays only where the output is the input's own framework (a PyTorch
         // state dict's other keys); anything else the framework's file cannot hold.
         let chosenScopes = Set(chosen.map(\.scope))
@@ -100,6 +65,50 @@ extension ConversionPlan {
         try plan.leaveOut(uncarried, file: file, options: options)
         try plan.checkNamesAreFree(file: file, flatOutput: true)
         return plan
+    }
+
+    /// The framework's layout for `cell` and the family it is converted as, or why there is none: a family
+    /// the tensors do not record and `--reset-after` does not say, an activation gru-convert does not
+    /// compute, or a reset-before cell into PyTorch (with the measured difference).
+    private static func target(of cell: GRUCell, in framework: Framework, file: any TensorSource,
+                               options: ConversionOptions) throws -> (layout: LayoutTable, family: CellFamily) {
+        let object = cell.scope.isEmpty ? "/" : cell.scope
+        guard let family = cell.family ?? options.declaredFamily else {
+            throw StoreError(.invalidRequest, file: file.path, object: object, reason: "a \(cell.layout.name) cell has no biases, so "
+                             + "its tensors do not record whether it resets before or after the recurrent product, and the "
+                             + "outputs differ; say which with --reset-after true|false")
+        }
+        if let activations = CellActivations.unsupported(of: cell, in: file) {
+            throw StoreError(.invalidRequest, file: file.path, object: object, reason: "\(activations), so it does not claim "
+                             + "the cell is the same in \(framework.displayName) (whose loader would not carry the activation either); "
+                             + "convert it with --to explicit or --to fused, which keep the file's configuration")
+        }
+        let bias = cell.layout.blocks.keys.contains { $0.role == .inputBias }
+        guard let layout = framework.layout(for: family, bias: bias) else {
+            let weights = try file.weights(of: cell, as: Double.self, family: family).explicitForm
+            throw StoreError(.invalidRequest, file: file.path, object: object, reason: "a reset-before cell (\(cell.layout.name)) "
+                             + "cannot be written as \(framework.displayName): nn.GRU applies the reset after the recurrent product, and "
+                             + "run that way this cell's outputs \(FamilyDifference(weights).text); write it with --to keras "
+                             + "(reset_after=False), --to keras3, --to onnx (linear_before_reset=0) or --to explicit instead")
+        }
+        return (layout, family)
+    }
+
+    /// One cell written in layout `to` under `scope`: each target tensor with the source tensors whose
+    /// blocks (and added blocks) make it.
+    private static func plannedCell(_ cell: GRUCell, to: LayoutTable, family: CellFamily, scope: String,
+                                    framework: Framework) -> PlannedCell {
+        let (from, d) = (cell.layout, cell.dimensions)
+        let tensors = to.tensorNames.map { target -> (String, PlannedDataset) in
+            let pieces = to.pieces(of: target)
+            let sources = Set(pieces.flatMap { [from.range(of: $0, d)?.tensor, from.addedRange(of: $0, d)?.tensor].compactMap { $0 } })
+            let stored = from.tensorNames.filter(sources.contains).compactMap(cell.storedName(of:))
+            return (target, PlannedDataset(name: framework.storedName(of: target, scope: scope), sources: stored))
+        }
+        var planned = PlannedCell(scope: cell.scope, targetScope: scope, from: from, to: to, dimensions: d,
+                                  datasets: tensors.map(\.1), tensors: tensors, slots: [], recordedLayout: from)
+        (planned.family, planned.sourceNames) = (family, cell.storedNames)
+        return planned
     }
 
     /// Refuses `uncarried` (naming the first), or with `dropUncarried` notes it.
