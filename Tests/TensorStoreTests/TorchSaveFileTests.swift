@@ -181,6 +181,16 @@ import Testing
                 == "damaged: FILE: 1 bytes follow its last storage (at byte \(legacy.count)), which torch.save never writes")
     }
 
+    /// Inputs the fuzzer (gru-fuzz-torch) found trapping, each now refused with one line.
+    @Test(arguments: [
+        ("zip64-local-offset-past-2-63", "damaged: FILE: its zip directory cannot be followed (offsets outside the file, or records "
+            + "that do not fit): the archive is damaged"),
+    ])
+    func fuzzRegressions(_ name: String, _ line: String) {
+        let path = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fuzz/torch-regressions/\(name)").path
+        #expect(Self.refusal(path) == line)
+    }
+
     // MARK: - The memory budget
 
     @Test func budgetRefusals() throws {

@@ -34,8 +34,14 @@ struct ZipMembers {
             throw StoreError(.wrongFormat, file: "\(path): \(encrypted.name)",
                              reason: "is encrypted, which gru-convert does not read (\(encryptedAdvice))")
         }
+        // ZIPFoundation follows the directory's offsets as they are (and traps on one past 2^63): only a directory
+        // this reader could follow is handed to it.
+        guard let flags else {
+            throw StoreError(.damaged, file: path, reason: "its zip directory cannot be followed (offsets outside the file, or "
+                             + "records that do not fit): the archive is damaged")
+        }
         entries = Array(archive)
-        if let flags, flags.count != entries.count {
+        if flags.count != entries.count {
             throw StoreError(.damaged, file: path, reason: "its zip directory lists \(flags.count) members, of which only \(entries.count) "
                              + "can be read: the archive is damaged")
         }
