@@ -29,6 +29,9 @@
 # two fixed external data files), seeded with the framework-made models (fixtures/frameworks/*.onnx) and the small
 # crafted models of fuzz/onnx-seeds/ (made by its make_seeds.py); findings go to fuzz/findings-onnx/ (copy those
 # worth keeping to fuzz/onnx-regressions/).
+# `fuzz/run.sh SECONDS torch` fuzzes the torch.save reader (gru-fuzz-torch: each input is one `.pt` file, zip or
+# legacy, through the pickle machine), seeded with fixtures/torchsave/*.pt and *.tar (torch-made and hostile) and
+# fuzz/torch-regressions/; findings go to fuzz/findings-torch/ (copy those worth keeping to fuzz/torch-regressions/).
 #   fuzz/run.sh 3600
 #   fuzz/run.sh 3600 checkpoint
 #   GRU_FUZZ_TRACE=1 SWIFT_BACKTRACE=enable=no .build-fuzz/debug/gru-fuzz-checkpoint FILE...   # replay inputs
@@ -42,7 +45,8 @@ case "$target" in
     safetensors) product=gru-fuzz-safetensors corpus=fuzz/corpus-safetensors findings=fuzz/findings-safetensors ;;
     keras) product=gru-fuzz-keras corpus=fuzz/corpus-keras findings=fuzz/findings-keras ;;
     onnx) product=gru-fuzz-onnx corpus=fuzz/corpus-onnx findings=fuzz/findings-onnx ;;
-    *) echo "usage: fuzz/run.sh [SECONDS] [hdf5|checkpoint|safetensors|onnx|keras]" >&2; exit 2 ;;
+    torch) product=gru-fuzz-torch corpus=fuzz/corpus-torch findings=fuzz/findings-torch ;;
+    *) echo "usage: fuzz/run.sh [SECONDS] [hdf5|checkpoint|safetensors|onnx|keras|torch]" >&2; exit 2 ;;
 esac
 libfuzzer=$(ls /opt/swift/usr/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a 2>/dev/null | head -1 || true)
 [ -n "$libfuzzer" ] || libfuzzer=$(ls "$(dirname "$(dirname "$(command -v swiftc)")")"/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-"$(uname -m)".a | head -1)
@@ -75,6 +79,9 @@ elif [ "$target" = keras ]; then
 elif [ "$target" = safetensors ]; then
     seed safetensors fixtures/frameworks/*.safetensors fuzz/safetensors-seeds/*
     cp -n fuzz/safetensors-regressions/* "$corpus"/ 2>/dev/null || true
+elif [ "$target" = torch ]; then
+    seed torch fixtures/torchsave/*.pt fixtures/torchsave/*.tar
+    cp -n fuzz/torch-regressions/* "$corpus"/ 2>/dev/null || true
 elif [ "$target" = onnx ]; then
     seed onnx fixtures/frameworks/*.onnx fuzz/onnx-seeds/*.onnx
     cp -n fuzz/onnx-regressions/* "$corpus"/ 2>/dev/null || true

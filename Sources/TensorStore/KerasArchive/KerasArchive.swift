@@ -58,36 +58,10 @@ public final class KerasArchive: TensorSource {
             throw StoreError(.wrongFormat, file: path, reason: file.size == 0 ? "empty file, not a Keras archive (.keras)"
                              : "not a zip archive (no zip signature at its start), so not a Keras archive (.keras)")
         }
-        let archive: Archive
-        do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
-            throw StoreError(.damaged, file: path, reason: "a truncated or damaged zip archive (\(Self.describe(error)))")
-        }
-        // ZIPFoundation stops listing at a member it cannot read (an encrypted one): the directory says which.
-        let flags = try ZipDirectory.flags(of: file, budget: memoryBudget, path: path)
-        if let encrypted = flags?.first(where: { $0.flags & ZipDirectory.encryptedFlags != 0 }) {
-            throw StoreError(.wrongFormat, file: "\(path): \(encrypted.name)",
-                             reason: "is encrypted, which gru-convert does not read (Keras never encrypts; re-zip it without a password)")
-        }
-        let entries = Array(archive)
-        if let flags, flags.count != entries.count {
-            throw StoreError(.damaged, file: path, reason: "its zip directory lists \(flags.count) members, of which only \(entries.count) "
-                             + "can be read: the archive is damaged")
-        }
-        for entry in entries {
-            let parts = entry.path.split(separator: "/", omittingEmptySubsequences: false)
-                .flatMap { $0.split(separator: "\\", omittingEmptySubsequences: false) }
-            if parts.contains("..") || entry.path.hasPrefix("/") || entry.path.hasPrefix("\\") {
-                throw StoreError(.damaged, file: path, reason: "has a member named \(entry.path), which points outside the archive "
-                                 + "(a Keras archive never has one; refused)")
-            }
-        }
-        func member(_ name: String) throws -> Entry? {
-            let matches = entries.filter { $0.path == name }
-            guard matches.count <= 1 else {
-                throw StoreError(.damaged, file: path, reason: "has \(matches.count) members named \(name), so which one Keras reads is not defined")
-            }
-            return matches.first
-        }
+        let zip = try ZipMembers(path: path, file: file, budget: memoryBudget, format: "a Keras archive",
+                                 encryptedAdvice: "Keras never encrypts; re-zip it without a password")
+        let entries = zip.entries
+        func member(_ name: String) throws -> Entry? { try zip.member(name, reader: "Keras") }
         let weightsEntry = try member(Self.weightsMember), configEntry = try member(Self.configMember)
         guard let weightsEntry, let configEntry else {
             let missing = [weightsEntry == nil ? Self.weightsMember : nil, configEntry == nil ? Self.configMember : nil].compactMap { $0 }
@@ -98,11 +72,11 @@ public final class KerasArchive: TensorSource {
                              reason: "has no member \(missing.joined(separator: " or ")), so it is \(keras ? "not a complete" : "not a") "
                              + "Keras archive (\(found))")
         }
-        let image = try Self.image(of: weightsEntry, in: archive, archiveSize: file.size, path: path, budget: memoryBudget)
+        let image = try Self.image(of: weightsEntry, in: zip, budget: memoryBudget)
         weights = try HDF5File(image: image, path: path, member: Self.weightsMember)
         weights.memoryBudget = memoryBudget
         if let entry = try member(Self.metadataMember) {
-            let text = try Self.json(of: entry, in: archive, archiveSize: file.size, path: path, budget: memoryBudget)
+            let text = try zip.bytes(of: entry, budget: memoryBudget, limit: Self.jsonLimit)
             let value: JSONValue
             do { value = try JSONValue.parse(text, maximumDepth: KerasModelConfig.maximumDepth, pythonNumbers: true) } catch {
                 throw StoreError(.damaged, file: "\(path): \(Self.metadataMember)",
@@ -112,7 +86,7 @@ public final class KerasArchive: TensorSource {
         } else {
             kerasVersion = nil
         }
-        let text = try Self.json(of: configEntry, in: archive, archiveSize: file.size, path: path, budget: memoryBudget)
+        let text = try zip.bytes(of: configEntry, budget: memoryBudget, limit: Self.jsonLimit)
         config = try KerasModelConfig(parsing: text, flavor: kerasVersion?.hasPrefix("2.") == true ? .keras2 : .keras3,
                                       file: "\(path): \(Self.configMember)", object: nil)
         try checkConfigAgainstWeights()
@@ -120,92 +94,15 @@ public final class KerasArchive: TensorSource {
 
     // MARK: - Members
 
-    /// The bytes of member `entry`, read whole into an HDF5 image after the checks every member gets.
-    private static func image(of entry: Entry, in archive: Archive, archiveSize: Int, path: String,
-                              budget: MemoryBudget) throws -> HDF5Image {
-        let name = "\(path): \(entry.path)"
-        let count = try checkedSize(of: entry, archiveSize: archiveSize, name: name, budget: budget, limit: nil)
-        return try HDF5Image(count: count) { buffer in
-            try extract(entry, from: archive, count: count, name: name, into: buffer)
-        }
+    /// The bytes of member `entry`, read whole into an HDF5 image after the checks every member gets
+    /// (`ZipMembers`).
+    private static func image(of entry: Entry, in zip: ZipMembers, budget: MemoryBudget) throws -> HDF5Image {
+        let count = try zip.checkedSize(of: entry, budget: budget, limit: nil)
+        return try HDF5Image(count: count) { buffer in try zip.extract(entry, count: count, into: buffer) }
     }
 
-    /// The bytes of a JSON member, read whole after the checks every member gets.
-    private static func json(of entry: Entry, in archive: Archive, archiveSize: Int, path: String, budget: MemoryBudget) throws -> [UInt8] {
-        let name = "\(path): \(entry.path)"
-        let count = try checkedSize(of: entry, archiveSize: archiveSize, name: name, budget: budget, limit: maximumJSONBytes)
-        var bytes = [UInt8](repeating: 0, count: count)
-        try bytes.withUnsafeMutableBytes { try extract(entry, from: archive, count: count, name: name, into: $0) }
-        return bytes
-    }
-
-    /// The member's declared size, once it is known to be a file, stored or deflated, of a size that fits
-    /// the archive, `limit` and the budget.
-    private static func checkedSize(of entry: Entry, archiveSize: Int, name: String, budget: MemoryBudget, limit: Int?) throws -> Int {
-        guard entry.type == .file else {
-            throw StoreError(.damaged, file: name, reason: "is a \(entry.type == .directory ? "directory" : "symbolic link"), not a file")
-        }
-        guard entry.compressedSize <= UInt64(archiveSize) else {
-            throw StoreError(.damaged, file: name, reason: "declares \(entry.compressedSize) stored bytes, more than the archive's "
-                             + "\(archiveSize): the archive is truncated or damaged")
-        }
-        guard let count = Int(exactly: entry.uncompressedSize) else {
-            throw StoreError(.tooLarge, file: name, reason: "declares \(entry.uncompressedSize) bytes, too many to address")
-        }
-        if !entry.isCompressed, entry.compressedSize != entry.uncompressedSize {
-            throw StoreError(.damaged, file: name, reason: "is stored uncompressed, but declares \(entry.compressedSize) bytes stored for "
-                             + "\(count): the archive is damaged")
-        }
-        if let limit, count > limit {
-            throw StoreError(.tooLarge, file: name, reason: "declares \(count) bytes, more than a Keras config may hold (\(limit))")
-        }
-        try budget.check(elements: count, of: 1, file: name, object: nil, what: "reading it into memory")
-        return count
-    }
-
-    /// Extracts `entry` into `buffer` (ZIPFoundation, stored or deflated), refusing it as soon as it gives
-    /// more than its declared `count` bytes (a zip bomb declares little and inflates to much), and when it
-    /// gives fewer or its CRC-32 differs from the one recorded.
-    private static func extract(_ entry: Entry, from archive: Archive, count: Int, name: String,
-                                into buffer: UnsafeMutableRawBufferPointer) throws {
-        final class Overflow: Error {}
-        var written = 0
-        let checksum: CRC32
-        do {
-            checksum = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: false) { data in
-                guard data.count <= count - written else { throw Overflow() }
-                data.withUnsafeBytes { buffer.baseAddress!.advanced(by: written).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                written += data.count
-            }
-        } catch is Overflow {
-            throw StoreError(.damaged, file: name, reason: "holds more than its declared \(count) bytes (a zip bomb, or damaged); refused")
-        } catch {
-            throw StoreError(.damaged, file: name, reason: "cannot be read (\(describe(error))): the archive is damaged")
-        }
-        guard written == count else {
-            throw StoreError(.damaged, file: name, reason: "holds \(written) of its declared \(count) bytes: the archive is truncated or damaged")
-        }
-        guard checksum == entry.checksum else {
-            throw StoreError(.damaged, file: name, reason: "CRC-32 mismatch: recorded \(hex(entry.checksum)), read \(hex(checksum)): "
-                             + "the member is damaged")
-        }
-    }
-
-    private static func hex(_ value: UInt32) -> String {
-        let digits = String(value, radix: 16)
-        return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
-    }
-
-    /// ZIPFoundation's error in words (its cases name what is wrong: `missingEndOfCentralDirectoryRecord`).
-    private static func describe(_ error: any Error) -> String {
-        switch error {
-        case Archive.ArchiveError.missingEndOfCentralDirectoryRecord: return "no end of central directory record"
-        case Archive.ArchiveError.invalidCompressionMethod: return "a compression method other than stored or deflate"
-        case Archive.ArchiveError.unreadableArchive: return "unreadable"
-        case let error as Archive.ArchiveError: return "\(error)"
-        default: return "\(error)"
-        }
-    }
+    /// The most a JSON member may hold, and what says so.
+    private static let jsonLimit = (bytes: maximumJSONBytes, what: "a Keras config")
 
     /// Refuses a config whose GRUs the weights contradict, so no fact is attached to the wrong cell: each
     /// GRU's cell is in the weights, its recurrent kernel is `[units, 3 units]`, and a bias of rank 2 goes

@@ -9,7 +9,8 @@ enum ZipDirectory {
     static let encryptedFlags: UInt16 = 0x0041
 
     /// The flags of every member by name (as stored, decoded as UTF-8), in directory order; nil when the
-    /// end-of-directory record or the directory itself cannot be read.
+    /// end-of-directory record or the directory itself cannot be read, or a member's local header is not
+    /// inside the file.
     static func flags(of file: ReadOnlyFile, budget: MemoryBudget, path: String) throws -> [(name: String, flags: UInt16)]? {
         // The end-of-central-directory record: 22 bytes and a comment of at most 65535, at the file's end.
         let tailCount = min(file.size, 22 + 65535)
@@ -39,6 +40,24 @@ enum ZipDirectory {
             let skip = nameLength + Int(u16(directory, position + 30)) + Int(u16(directory, position + 32))
             guard position + 46 + skip <= directory.count else { return nil }
             let name = String(decoding: directory[(position + 46)..<(position + 46 + nameLength)], as: UTF8.self)
+            // Where its local header is (in the ZIP64 extra field when the record says 0xFFFFFFFF): inside the
+            // file, or the directory is not one to follow (ZIPFoundation traps on an offset past 2^63).
+            var local = UInt64(u32(directory, position + 42))
+            if local == 0xFFFF_FFFF {
+                var skipped = (u32(directory, position + 24) == 0xFFFF_FFFF ? 8 : 0) + (u32(directory, position + 20) == 0xFFFF_FFFF ? 8 : 0)
+                var extra = position + 46 + nameLength
+                let extraEnd = extra + Int(u16(directory, position + 30))
+                var found: UInt64?
+                while extra + 4 <= extraEnd {
+                    let tag = u16(directory, extra), size = Int(u16(directory, extra + 2))
+                    guard extra + 4 + size <= extraEnd else { break }
+                    if tag == 0x0001, skipped + 8 <= size { found = u64(directory, extra + 4 + skipped); break }
+                    extra += 4 + size
+                }
+                guard let found else { return nil }
+                local = found
+            }
+            guard local <= UInt64(file.size), UInt64(file.size) - local >= 30 else { return nil }
             members.append((name, u16(directory, position + 8)))
             position += 46 + skip
         }
