@@ -505,8 +505,8 @@ import Testing
             }
             let saved = directory.appendingPathComponent("model.pt").path
             #expect(FileManager.default.createFile(atPath: saved, contents: Data([0x80, 0x02, 0x8A, 0x0A])))
-            #expect(throws: StoreError(.wrongFormat, file: saved, reason: "a PyTorch torch.save file, which gru-convert does not read yet; "
-                                       + "save the state dict with safetensors.torch.save_file and pass that")) { try TensorFiles.open(saved) }
+            #expect(throws: StoreError(.wrongFormat, file: saved, reason: "a pickle that does not start with torch's magic number "
+                                       + "(0x1950a86a20f9469cfc6c), so not a torch.save file")) { try TensorFiles.open(saved) }
             let missing = directory.appendingPathComponent("gone.h5").path
             #expect((#expect(throws: StoreError.self) { try TensorFiles.open(missing) })?.code == .notFound)
             #expect(throws: StoreError(.notFound, file: directory.path + "/sub", reason: "is a directory that holds no TensorFlow checkpoint "

@@ -1,8 +1,9 @@
 /// Opens a file of tensors in whichever format it is, judged by content, so the command line takes any.
 public enum TensorFiles {
     /// Opens `path` as HDF5 when it carries HDF5's signature (`HDF5File`), as a Keras archive when it is
-    /// named `.keras` (`KerasArchive`: the zip's `model.weights.h5`, read in memory, and its `config.json`), as safetensors when it starts
-    /// like one or is named `.safetensors` (`SafetensorsFile`), else as a TensorFlow V2
+    /// named `.keras` (`KerasArchive`: the zip's `model.weights.h5`, read in memory, and its `config.json`), as ONNX when
+    /// named `.onnx` (`ONNXFile`), as PyTorch's `torch.save` when named so and starting as a zip or a pickle
+    /// (`TorchSaveFile`), as safetensors when it starts like one or is named `.safetensors` (`SafetensorsFile`), else as a TensorFlow V2
     /// checkpoint (`TFCheckpointFile`: a prefix, its `.index`, a `.data-*` or `.meta` file, a `checkpoint`
     /// state file or a directory); anything else gets an error saying what it is and what to pass.
     /// `memoryBudget` is given to the source before it reads anything it must keep (the checkpoint's index).
@@ -16,10 +17,13 @@ public enum TensorFiles {
             if SafetensorsFile.looksLikeSafetensors(file) || path.lowercased().hasSuffix(".safetensors") {
                 return try SafetensorsFile(readingFrom: path, memoryBudget: memoryBudget)
             }
-            if let known = notReadYet(path, file) { throw StoreError(.wrongFormat, file: path, reason: known) }
+            if isTorchSave(path, file) { return try TorchSaveFile(readingFrom: path, memoryBudget: memoryBudget) }
         }
         if kind == .missing, named, !PathKind(path + ".index").isFile {
             return try hdf5(path, memoryBudget)  // its own "no such file"
+        }
+        if kind == .missing, [".pt", ".pth"].contains(where: path.lowercased().hasSuffix) {
+            return try TorchSaveFile(readingFrom: path, memoryBudget: memoryBudget)  // its own "no such file"
         }
         if kind == .missing, path.lowercased().hasSuffix(".safetensors") {
             return try SafetensorsFile(readingFrom: path, memoryBudget: memoryBudget)  // its own "no such file"
@@ -36,16 +40,12 @@ public enum TensorFiles {
         }
     }
 
-    /// What a file of a format that is not read yet is, and what to do instead; nil for anything else.
-    static func notReadYet(_ path: String, _ file: ReadOnlyFile) -> String? {
+    /// Whether the file is PyTorch's `torch.save`: named as PyTorch names them (`.pt`, `.pth`, `.tar`, `.bin`,
+    /// Lightning's `.ckpt`) and starting as a zip (torch >= 1.6) or a pickle (the legacy format).
+    static func isTorchSave(_ path: String, _ file: ReadOnlyFile) -> Bool {
         let name = path.lowercased()
         let start = (try? file.read(at: 0, count: min(4, file.size))) ?? []
-        let zip = start == [0x50, 0x4B, 0x03, 0x04]
-        if [".pt", ".pth", ".ckpt", ".tar", ".bin"].contains(where: name.hasSuffix), zip || start.first == 0x80 {
-            return "a PyTorch torch.save file, which gru-convert does not read yet; save the state dict with "
-                + "safetensors.torch.save_file and pass that"
-        }
-        return nil
+        return [".pt", ".pth", ".ckpt", ".tar", ".bin"].contains(where: name.hasSuffix) && (start == [0x50, 0x4B, 0x03, 0x04] || start.first == 0x80)
     }
 
     private static func hdf5(_ path: String, _ memoryBudget: MemoryBudget) throws -> HDF5File {
