@@ -90,6 +90,20 @@ SOURCES = [
          model="model_outputs are head(rnn(x)) (nn.Linear head), not held by a GRU-only output"),
     dict(name="torch_gru_f64.safetensors", kind="torch", path=FW + "torch_gru_f64.safetensors",
          ref=FW + "torch_gru_f64.safetensors.reference.h5", layers=[[("l0", "l0")]], model={"time_major": True}),
+    # torch.save files (fixtures/torchsave), read without Python by gru-convert; their references hold cells only.
+    dict(name="torchsave/gru.pt", kind="torch.save", path="fixtures/torchsave/gru.pt", ref="fixtures/torchsave/gru.pt.reference.h5",
+         layers=[[("l0", "l0")]], model="the torchsave reference has cells only"),
+    dict(name="torchsave/gru2_bidir.pt", kind="torch.save", path="fixtures/torchsave/gru2_bidir.pt",
+         ref="fixtures/torchsave/gru2_bidir.pt.reference.h5",
+         layers=[[("l0", "l0"), ("l0_reverse", "l0_reverse")], [("l1", "l1"), ("l1_reverse", "l1_reverse")]],
+         model="the torchsave reference has cells only"),
+    dict(name="torchsave/checkpoint.tar", kind="torch.save", path="fixtures/torchsave/checkpoint.tar",
+         ref="fixtures/torchsave/checkpoint.tar.reference.h5", layers=[[("model.rnn.l0", "model.rnn.l0")]],
+         model="the torchsave reference has cells only"),
+    dict(name="torchsave/legacy.pt", kind="torch.save (legacy)", path="fixtures/torchsave/legacy.pt",
+         ref="fixtures/torchsave/legacy.pt.reference.h5", layers=[[("l0", "l0")]], model="the torchsave reference has cells only"),
+    dict(name="torchsave/gru_f64.pt", kind="torch.save", path="fixtures/torchsave/gru_f64.pt",
+         ref="fixtures/torchsave/gru_f64.pt.reference.h5", layers=[[("l0", "l0")]], model="the torchsave reference has cells only"),
     # ONNX sources: gru-convert does not read ONNX yet (pending). Source scopes are not known until it does:
     # None pairs by the position of the cell in convert's output.
     dict(name="torch_gru.onnx", kind="ONNX", path=FW + "torch_gru.onnx", ref=FW + "torch_gru.onnx.reference.h5",

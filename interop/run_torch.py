@@ -79,7 +79,15 @@ def check(job, path):
     state = load_state(path)
     prefix = prefix_of(job)
     notes = []
-    if prefix:
+    if prefix and any("." in k[len(prefix):] or not k.startswith(("model.", prefix)) for k in state if not k.startswith(prefix)) \
+            and any(k.startswith("optimizer.") for k in state):
+        # A training checkpoint (model, optimizer, ...), kept whole by PyTorch into PyTorch: the GRU's own keys
+        # load strictly into nn.GRU; the rest is the checkpoint's, which no module holds.
+        own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        gru.load_state_dict(own, strict=True)
+        notes.append(f"OUT is a training checkpoint: its {len(own)} keys under {prefix!r} loaded strictly into nn.GRU "
+                     f"({len(state) - len(own)} other entries: the rest of the model and the optimizer state)")
+    elif prefix:
         root, others = container(gru, prefix, state)
         root.load_state_dict(state, strict=True)
         notes.append(f"OUT is a module state dict (GRU under {prefix!r}, also {', '.join(others) or 'nothing else'}), "
