@@ -185,6 +185,9 @@ import Testing
     @Test(arguments: [
         ("zip64-local-offset-past-2-63", "damaged: FILE: its zip directory cannot be followed (offsets outside the file, or records "
             + "that do not fit): the archive is damaged"),
+        // A ZIP64 record just before the locator, which ZIPFoundation takes whatever the locator says, with a directory offset past 2^63.
+        ("zip64-record-before-locator-offset-past-2-63", "damaged: FILE: its zip directory cannot be followed (offsets outside the file, "
+            + "or records that do not fit): the archive is damaged"),
     ])
     func fuzzRegressions(_ name: String, _ line: String) {
         let path = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fuzz/torch-regressions/\(name)").path

@@ -19,15 +19,19 @@ enum ZipDirectory {
             return nil
         }
         var count = Int(u16(tail, end + 10)), size = Int(u32(tail, end + 12)), offset = Int(u32(tail, end + 16))
-        if count == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF {
-            // ZIP64: a locator just before the record points to the ZIP64 end-of-directory record.
-            let locator = file.size - tailCount + end - 20
-            guard locator >= 0, let located = try? file.read(at: locator, count: 20), u32(located, 0) == 0x0706_4B50,
-                  let at = Int(exactly: u64(located, 8)), at <= file.size - 56,
-                  let record = try? file.read(at: at, count: 56), u32(record, 0) == 0x0606_4B50,
-                  let entries = Int(exactly: u64(record, 32)), let bytes = Int(exactly: u64(record, 40)),
-                  let start = Int(exactly: u64(record, 48)) else { return nil }
+        // ZIP64, as ZIPFoundation reads it (whose directory walk this check stands in front of): a locator just
+        // before the record and a ZIP64 record just before the locator (56 bytes, version needed >= 4.5), whose
+        // counts and offsets then replace the record's, whatever the record holds. Where ZIPFoundation would
+        // take them, they must be followable too; a locator whose record is elsewhere is not, as ZIPFoundation
+        // would read something else.
+        let record = file.size - tailCount + end
+        if record > 20, record - 20 > 56, let locator = try? file.read(at: record - 20, count: 20), u32(locator, 0) == 0x0706_4B50,
+           let zip64 = try? file.read(at: record - 20 - 56, count: 56), u32(zip64, 0) == 0x0606_4B50, u16(zip64, 14) >= 45 {
+            guard let entries = Int(exactly: u64(zip64, 32)), let bytes = Int(exactly: u64(zip64, 40)),
+                  let start = Int(exactly: u64(zip64, 48)) else { return nil }
             (count, size, offset) = (entries, bytes, start)
+        } else if count == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF {
+            return nil   // the record says ZIP64 but ZIPFoundation would find none: the directory is not followable
         }
         guard offset <= file.size, size <= file.size - offset else { return nil }
         try budget.check(elements: size, of: 1, file: path, object: nil, what: "reading the zip archive's directory")
