@@ -227,6 +227,21 @@ import ZIPFoundation
         }
     }
 
+    /// A lone backward cell into Keras: its direction is the model config's (go_backwards), so the note says
+    /// so; the forward cell alone (the negative control) gets no such note.
+    @Test func aLoneBackwardCellIntoKerasIsNoted() throws {
+        try withScratchDirectory("backward") { directory in
+            let input = Fixtures.path("gru_bidirectional.h5")
+            let backward = try GRUConvertBinary.run("convert", input, directory + "/b.weights.h5", "--cell", "bidirectional_rnn/bw/gru_cell",
+                                                    "--drop-unsupported")
+            #expect(backward.status == 0 && backward.stderr.hasPrefix("note: bidirectional_rnn/bw/gru_cell reads its sequence backward, "
+                    + "which a Keras weights file does not record: load it into a GRU with go_backwards=True\n"), "\(backward.stderr)")
+            let forward = try GRUConvertBinary.run("convert", input, directory + "/f.weights.h5", "--cell", "bidirectional_rnn/fw/gru_cell",
+                                                   "--drop-unsupported")
+            #expect(forward.status == 0 && !forward.stderr.contains("backward"), "\(forward.stderr)")
+        }
+    }
+
     /// A Keras GRU without a bias does not record its family: `--reset-after` decides, and false into
     /// PyTorch is the cross-family refusal.
     @Test func aBiasFreeKerasCellNeedsItsFamilySaid() throws {

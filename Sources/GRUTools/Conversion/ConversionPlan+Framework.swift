@@ -40,6 +40,11 @@ extension ConversionPlan {
 
         var plan = ConversionPlan(cells: [], copied: [], containers: frame.containers, carried: [])
         (plan.framework, plan.frame) = (framework, frame)
+        // Keras keeps a lone backward layer's direction (go_backwards) in the model's config, not its weights.
+        if [.keras, .keras3].contains(framework), let lone = layers.layers.first(where: { $0.forward == nil }) {
+            plan.notes.append("\(lone.backward!.scope) reads its sequence backward, which a Keras weights file does not record: "
+                              + "load it into a GRU with go_backwards=True")
+        }
         var uncarried: [(place: String, reason: String)] = []
         for cell in layers.layers.flatMap(\.cells) {
             let (to, family) = targets[cell.scope]!
