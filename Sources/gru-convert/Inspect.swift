@@ -10,14 +10,17 @@ struct Inspect: ParsableCommand {
             Reads names, types and shapes only, never the weights. Cells are recognised in every \
             TensorFlow 1 spelling (gates/kernel, gates/weights, Gates/Linear/Matrix, w_ru), in Keras's \
             layout (kernel, recurrent_kernel, bias; the bias's shape gives the family; Keras 3's \
-            .weights.h5 by position, cell/vars/0..2), in PyTorch's (weight_ih_l0 ...) and in the explicit \
-            form (Wr Wz Wh Ur Uz Uh br bz bh, plus bUr bUz bUh for reset-after), under any scope, with or \
-            without ':0'. Keras optimizer state (optimizer_weights/, optimizer/) is never taken for cells. \
-            Would-be cells whose shapes or types disagree are listed as problems, with the reason.
+            .weights.h5 by position, cell/vars/0..2), in PyTorch's (weight_ih_l0 ..., under any module \
+            prefix), in ONNX's (each direction of a GRU node; its linear_before_reset gives the family) and in \
+            the explicit form (Wr Wz Wh Ur Uz Uh br bz bh, plus bUr bUz bUh for reset-after), under any scope, \
+            with or without ':0'. Keras optimizer state (optimizer_weights/, optimizer/) is never taken for \
+            cells. Would-be cells whose shapes or types disagree are listed as problems, with the reason. Each \
+            cell's framework, layer in the model (with the layer's recorded name) and direction are shown.
 
             FILE is an HDF5 file, a TensorFlow checkpoint (its prefix, its .index file, a data file \
-            or the directory holding its `checkpoint` file; of a checkpoint only the index is read) or a \
-            safetensors file (its tensors are listed; PyTorch's GRU names are not recognised as cells yet).
+            or the directory holding its `checkpoint` file; of a checkpoint only the index is read), a \
+            safetensors file, a Keras 3 .keras archive, an ONNX model, or a PyTorch torch.save file (.pt, .pth, \
+            .tar; its pickle is read as data, never run).
 
             Examples:
               gru-convert inspect fixtures/gru_adam.h5
@@ -26,7 +29,7 @@ struct Inspect: ParsableCommand {
             """
     )
 
-    @Argument(help: "The HDF5 file, TensorFlow checkpoint or safetensors file to read.")
+    @Argument(help: "The file to read: HDF5, TensorFlow checkpoint, safetensors, .keras, ONNX or torch.save.")
     var file: String
 
     @OptionGroup var output: FormatOptions

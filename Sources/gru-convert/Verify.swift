@@ -14,8 +14,9 @@ struct Verify: ParsableCommand {
             seeded random inputs from a non-zero state.
 
             verify FILE OTHER: FILE is the original, OTHER a conversion of it (by hand or by script). Cells \
-            pair by scope (legacy and current TF names pair up), by order when each file holds one cell, or \
-            by --pair. Tensors are compared first; when they differ the classic mistakes are tried (r/z \
+            pair by scope (legacy and current TF names pair up), by order when each file holds one cell, by \
+            layer and direction in the model when the two files are different frameworks' (l1_reverse and \
+            layers/bidirectional_1/backward_layer/cell), or by --pair. Tensors are compared first; when they differ the classic mistakes are tried (r/z \
             swapped, input/state rows swapped, a matrix transposed, tensors zeroed) and named.
 
             --mode strict (default): both forms sum in the same order, so outputs must be bitwise identical \
